@@ -1,0 +1,42 @@
+//! Cold-start state: configuration, the API key and one HTTP client, built once per Lambda container.
+
+use thiserror::Error;
+
+use crate::config::{Config, ConfigError};
+use crate::persona::retry::RetryPolicy;
+use crate::persona::PersonaClient;
+use crate::secrets::{KeyStore, SecretError};
+
+#[derive(Debug, Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("{0}")]
+    Client(String),
+}
+
+pub struct AppState {
+    pub config: Config,
+    pub persona: PersonaClient,
+}
+
+impl AppState {
+    /// Everything expensive, once: configuration, the secret, the HTTP client.
+    pub async fn from_env() -> Result<Self, StartupError> {
+        Self::from_config(Config::from_env()?).await
+    }
+
+    pub async fn from_config(config: Config) -> Result<Self, StartupError> {
+        let keys = KeyStore::load(&config.api_key_source, None).await?;
+        Self::with_keys(config, keys, RetryPolicy::default())
+    }
+
+    /// For tests and callers that bring their own key store or retry policy.
+    pub fn with_keys(config: Config, keys: KeyStore, retry: RetryPolicy) -> Result<Self, StartupError> {
+        let persona = PersonaClient::new(&config.persona_api_base_url, &config.persona_version, keys, retry)
+            .map_err(StartupError::Client)?;
+        Ok(Self { config, persona })
+    }
+}

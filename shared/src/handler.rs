@@ -1,0 +1,110 @@
+//! The Lambda handler both functions share: parse, run the service, render, log one line.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+
+use crate::app::AppState;
+use crate::error::Error;
+use crate::http::problem::{classify, problem_response};
+use crate::http::request::parse_request;
+use crate::http::response::success_response;
+use crate::invocation::Invocation;
+use crate::service::{Endpoint, Resolution, ResumeService};
+
+static COLD: AtomicBool = AtomicBool::new(true);
+
+/// Handles one API Gateway request. Never fails: every error is an HTTP answer.
+pub async fn handle(
+    state: &AppState,
+    endpoint: Endpoint,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
+    let started = Instant::now();
+    let cold_start = COLD.swap(false, Ordering::Relaxed);
+    let context = request.lambda_context_ref();
+    let lambda_request_id = context
+        .map(|c| c.request_id.clone())
+        .filter(|id| !id.is_empty())
+        .or_else(|| api_gateway_request_id(&request))
+        .unwrap_or_else(|| format!("local-{:016x}", fastrand::u64(..)));
+    let mut inv = Invocation::with_lambda_deadline(lambda_request_id, context.map(|c| c.deadline()));
+
+    let result = run(state, endpoint, &request, &mut inv).await;
+    let response = match &result {
+        Ok(resolution) => success_response(resolution, &state.config.hosted_flow_url),
+        Err(error) => problem_response(error, inv.inquiry_id.as_deref()),
+    };
+    log_invocation(endpoint, &inv, &result, response.status().as_u16(), started, cold_start);
+    Ok(response)
+}
+
+async fn run(
+    state: &AppState,
+    endpoint: Endpoint,
+    request: &Request,
+    inv: &mut Invocation,
+) -> Result<Resolution, Error> {
+    let parsed = parse_request(request, endpoint, state.config.auth_mode, &state.config.owner_claim)?;
+    ResumeService { config: &state.config, persona: &state.persona }.resolve(inv, endpoint, &parsed).await
+}
+
+fn api_gateway_request_id(request: &Request) -> Option<String> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.request_id.clone(),
+        RequestContext::ApiGatewayV1(context) => context.request_id.clone(),
+        _ => None,
+    }
+    .filter(|id| !id.is_empty())
+}
+
+/// One structured line per invocation: outcome, template check, ids, upstream calls and time. No credentials.
+fn log_invocation(
+    endpoint: Endpoint,
+    inv: &Invocation,
+    result: &Result<Resolution, Error>,
+    status: u16,
+    started: Instant,
+    cold_start: bool,
+) {
+    let persona_request_ids = inv.request_ids().join(",");
+    let upstream_ms = inv.upstream_time().as_secs_f64() * 1000.0;
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match result {
+        Ok(resolution) => tracing::info!(
+            function = endpoint.function_name(),
+            lambda_request_id = %inv.lambda_request_id,
+            status,
+            outcome = resolution.outcome.as_str(),
+            template_check = resolution.template_check.as_str(),
+            inquiry_id = %resolution.inquiry_id,
+            previous_inquiry_id = resolution.previous_inquiry_id.as_deref(),
+            superseded_expired = resolution.superseded_expired,
+            upstream_calls = inv.calls.len(),
+            upstream_ms,
+            duration_ms,
+            persona_request_ids = %persona_request_ids,
+            cold_start,
+            "invocation"
+        ),
+        Err(error) => {
+            let (_, code, _) = classify(error);
+            tracing::info!(
+                function = endpoint.function_name(),
+                lambda_request_id = %inv.lambda_request_id,
+                status,
+                outcome = "error",
+                error_code = code,
+                inquiry_id = inv.inquiry_id.as_deref(),
+                upstream_calls = inv.calls.len(),
+                upstream_ms,
+                duration_ms,
+                persona_request_ids = %persona_request_ids,
+                cold_start,
+                "invocation"
+            )
+        }
+    }
+}
