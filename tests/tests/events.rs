@@ -1,0 +1,148 @@
+//! Every file in `events/` goes through `lambda_http::request::from_str` and the real handler, with the Persona
+//! client pointed at the fake Persona (demo seed), and must produce the status written down for it in
+//! `events/expected.json`. The same run captures the JSON logs and proves no credential reaches them.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use integration_tests::fake_persona::{FakeConfig, FakePersona};
+use lambda_http::RequestExt;
+use persona_resume::api_key::ApiKey;
+use persona_resume::config::Config;
+use persona_resume::handler::handle;
+use persona_resume::persona::retry::RetryPolicy;
+use persona_resume::secrets::KeyStore;
+use persona_resume::{AppState, Endpoint};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Manifest {
+    events: BTreeMap<String, Expected>,
+}
+
+#[derive(Deserialize)]
+struct Expected {
+    function: String,
+    status: u16,
+}
+
+fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+#[derive(Clone, Default)]
+struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
+    type Writer = CapturedLogs;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+fn deadline_in(budget: std::time::Duration) -> u64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    (now + budget).as_millis() as u64
+}
+
+fn state_for(fake: &FakePersona) -> AppState {
+    let vars = [
+        ("PERSONA_API_KEY", fake.api_key()),
+        ("PERSONA_API_BASE_URL", fake.base_url()),
+        ("PERSONA_INQUIRY_TEMPLATE_ID", "itmpl_DemoTemplate0001".to_owned()),
+    ];
+    let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())).unwrap();
+    AppState::with_keys(config, KeyStore::fixed(ApiKey::new(fake.api_key())), RetryPolicy::default()).unwrap()
+}
+
+#[tokio::test]
+async fn every_event_file_produces_its_documented_status_and_no_credential_is_logged() {
+    let manifest: Manifest =
+        serde_json::from_str(&std::fs::read_to_string(events_dir().join("expected.json")).unwrap()).unwrap();
+
+    // Every event file is listed, and every listed file exists.
+    let mut on_disk = Vec::new();
+    for function in ["issue-link", "resume-session"] {
+        for entry in std::fs::read_dir(events_dir().join(function)).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            on_disk.push(format!("{function}/{name}"));
+        }
+    }
+    on_disk.sort();
+    assert_eq!(on_disk, manifest.events.keys().cloned().collect::<Vec<_>>(), "events/expected.json is out of date");
+
+    let fake = FakePersona::start(FakeConfig { seed_demo: true, ..FakeConfig::default() });
+    let state = state_for(&fake);
+    let logs = CapturedLogs::default();
+    let _guard = tracing::subscriber::set_default(persona_resume::telemetry::json_subscriber(logs.clone()).finish());
+
+    let mut credentials = vec![fake.api_key()];
+    let mut mismatches = Vec::new();
+    let mut context_counter = 1..;
+    for (file, expected) in &manifest.events {
+        let endpoint = match expected.function.as_str() {
+            "issue-link" => Endpoint::IssueLink,
+            "resume-session" => Endpoint::ResumeSession,
+            other => panic!("{file}: unknown function {other}"),
+        };
+        let raw = std::fs::read_to_string(events_dir().join(file)).unwrap();
+        let request = lambda_http::request::from_str(&raw).unwrap_or_else(|e| panic!("{file}: not an event: {e}"));
+        // What the runtime attaches: a fresh request id per invocation (the link and resume keys use it) and a deadline.
+        let mut context = lambda_http::Context::default();
+        context.request_id = format!("events-test-{}", context_counter.next().unwrap());
+        context.deadline = deadline_in(std::time::Duration::from_secs(20));
+        let request = request.with_lambda_context(context);
+        let response = handle(&state, endpoint, request).await.unwrap();
+        let status = response.status().as_u16();
+        let body: serde_json::Value = serde_json::from_slice(response.body().as_ref())
+            .unwrap_or_else(|e| panic!("{file}: the body is not JSON: {e}"));
+        if status != expected.status {
+            mismatches.push(format!("{file}: expected {}, got {status}: {body}", expected.status));
+        }
+        assert_eq!(response.headers()["cache-control"], "no-store", "{file}");
+        if status == 200 {
+            assert_eq!(response.headers()["content-type"], "application/json", "{file}");
+            for member in ["session_token", "one_time_link", "one_time_link_short"] {
+                if let Some(value) = body[member].as_str() {
+                    credentials.push(value.to_owned());
+                }
+            }
+        } else {
+            assert_eq!(response.headers()["content-type"], "application/problem+json", "{file}");
+            assert_eq!(body["status"], status, "{file}");
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    fake.assert_no_violations();
+
+    let output = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let invocation_lines: Vec<serde_json::Value> = output
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every log line is one JSON object"))
+        .filter(|line: &serde_json::Value| line["message"] == "invocation")
+        .collect();
+    assert_eq!(invocation_lines.len(), manifest.events.len(), "one invocation line per event");
+    for line in &invocation_lines {
+        for field in ["function", "status", "outcome", "upstream_calls", "upstream_ms", "persona_request_ids"] {
+            assert!(line.get(field).is_some(), "{field} missing from {line}");
+        }
+    }
+    assert!(invocation_lines.iter().any(|l| l["template_check"] == "outdated"));
+    assert!(credentials.len() > 10, "the run handed out links and tokens");
+    for credential in &credentials {
+        // Tokens also appear URL-encoded inside hosted flow URLs: check the raw value.
+        assert!(!output.contains(credential.as_str()), "a credential reached the logs: {credential}");
+    }
+}
