@@ -8,6 +8,7 @@ pub mod api_key;
 pub mod app;
 pub mod config;
 pub mod error;
+pub mod event;
 pub mod handler;
 pub mod http;
 pub mod idempotency;
@@ -34,5 +35,21 @@ pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
             return Err(error.into());
         }
     };
-    lambda_http::run(lambda_http::service_fn(|request| handler::handle(&state, endpoint, request))).await
+    let mut adapter =
+        lambda_http::Adapter::from(lambda_http::service_fn(|request| handler::handle(&state, endpoint, request)));
+    lambda_http::lambda_runtime::run(lambda_http::service_fn(
+        move |event: lambda_http::LambdaEvent<serde_json::Value>| {
+            use lambda_http::Service;
+            let call = event::parse_event(event.payload)
+                .map(|request| adapter.call(lambda_http::LambdaEvent::new(request, event.context)));
+            async move {
+                match call {
+                    Ok(response) => response.await,
+                    // Not an API Gateway event: no HTTP answer is possible, report an invocation error.
+                    Err(error) => Err(lambda_http::Error::from(format!("not an API Gateway proxy event: {error}"))),
+                }
+            }
+        },
+    ))
+    .await
 }
