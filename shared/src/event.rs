@@ -1,17 +1,44 @@
 //! Turning the raw Lambda payload into an API Gateway request.
 //!
-//! `lambda_http` parses events itself, but one event it can't parse never reaches our handler: an HTTP API
-//! event whose JWT claims are not all strings (its type says `HashMap<String, String>`). API Gateway stringifies
-//! claims, yet a proxy or test harness may not; rather than failing the invocation (a 5xx at the gateway), we
-//! read numbers as their decimal string and drop claims of other types (they count as absent: 401).
+//! `lambda_http` parses events itself, but some events it can't take never reach our handler, and a caller controls
+//! enough of an event (headers, path, query string) to produce them:
+//! - an HTTP API event whose JWT claims are not all strings (its type says `HashMap<String, String>`). API Gateway
+//!   stringifies claims, yet a proxy or test harness may not; rather than failing the invocation (a 5xx at the
+//!   gateway), we read numbers as their decimal string and drop claims of other types (they count as absent: 401);
+//! - a header whose name or value isn't a valid HTTP header (a control character in a value, a space in a name): the
+//!   whole event would fail to parse (a 5xx). Such headers are dropped, as if not sent: none of them matters to us
+//!   but `Content-Type`, and a body without a usable `Content-Type` is refused (415);
+//! - `isBase64Encoded: true` with a body that is not base64: `lambda_http` panics (the process aborts). Such a
+//!   body is read as the text it is, and refused like any other body that isn't a JSON object;
+//! - a URL `lambda_http` can't rebuild from the `Host` and `X-Forwarded-Proto` headers, the stage, the path and the
+//!   query string (a raw space or `"` in the query, a host that isn't one): it panics. We check the URL it will
+//!   build, and when it can't, drop what it doesn't need (those two headers), then percent-encode path and query,
+//!   then fall back to `/`. None of this touches the path parameters, which carry the inquiry id.
+//!
+//! Every event API Gateway sends in practice passes through unchanged.
 
+use base64::Engine as _;
+use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
+use lambda_http::http::header::HOST;
+use lambda_http::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use lambda_http::request::LambdaRequest;
 use serde_json::Value;
+use url::Url;
+
+const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
 
 /// Parses an API Gateway REST (payload 1.0) or HTTP API (payload 2.0) event.
 pub fn parse_event(mut payload: Value) -> Result<LambdaRequest, serde_json::Error> {
     normalize_jwt_claims(&mut payload);
-    serde_json::from_value(payload)
+    normalize_headers(&mut payload);
+    let mut request: LambdaRequest = serde_json::from_value(payload)?;
+    match &mut request {
+        LambdaRequest::ApiGatewayV1(event) => make_v1_convertible(event),
+        LambdaRequest::ApiGatewayV2(event) => make_v2_convertible(event),
+        #[allow(unreachable_patterns)] // other event sources, when lambda_http's features enable them
+        _ => {}
+    }
+    Ok(request)
 }
 
 fn normalize_jwt_claims(payload: &mut Value) {
@@ -32,6 +59,180 @@ fn normalize_jwt_claims(payload: &mut Value) {
             jwt.remove("claims");
         }
     }
+}
+
+/// Drops the headers `lambda_http` would refuse (and with them the whole event): names that aren't header names,
+/// values that aren't header values (it parses them as visible ASCII), values that aren't strings.
+fn normalize_headers(payload: &mut Value) {
+    let valid_value = |value: &Value| value.as_str().is_some_and(|v| v.parse::<HeaderValue>().is_ok());
+    for member in ["headers", "multiValueHeaders"] {
+        let Some(headers) = payload.get_mut(member).and_then(Value::as_object_mut) else {
+            continue;
+        };
+        headers.retain(|name, value| {
+            if HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return false;
+            }
+            match value {
+                Value::Array(values) => {
+                    values.retain(valid_value);
+                    true
+                }
+                other => valid_value(other),
+            }
+        });
+    }
+}
+
+/// A body flagged base64 that isn't: read as the text it is (`lambda_http` would panic decoding it).
+fn undecodable_base64(is_base64_encoded: bool, body: Option<&str>) -> bool {
+    is_base64_encoded && body.is_some_and(|b| base64::engine::general_purpose::STANDARD.decode(b).is_err())
+}
+
+fn make_v1_convertible(event: &mut ApiGatewayProxyRequest) {
+    if undecodable_base64(event.is_base64_encoded, event.body.as_deref()) {
+        event.is_base64_encoded = false;
+    }
+    let query = if !event.multi_value_query_string_parameters.is_empty() {
+        event.multi_value_query_string_parameters.to_query_string()
+    } else {
+        event.query_string_parameters.to_query_string()
+    };
+    let query = Some(query).filter(|q| !q.is_empty());
+    let builds = |event: &ApiGatewayProxyRequest| {
+        let path = path_with_stage(event.request_context.stage.as_deref(), event.path.as_deref().unwrap_or_default());
+        let host = host(&event.headers, event.request_context.domain_name.as_deref());
+        uri_builds(&event.headers, host, &path, query.as_deref())
+    };
+    if builds(event) {
+        return;
+    }
+    drop_url_headers(&mut event.headers);
+    drop_url_headers(&mut event.multi_value_headers);
+    if builds(event) {
+        return;
+    }
+    event.request_context.domain_name = None;
+    if builds(event) {
+        return;
+    }
+    event.path = event.path.as_deref().map(encode_path);
+    event.request_context.stage = event.request_context.stage.as_deref().map(encode_segment);
+    if builds(event) {
+        return;
+    }
+    event.path = Some("/".into());
+    event.request_context.stage = None;
+    event.multi_value_query_string_parameters = Default::default();
+    event.query_string_parameters = Default::default();
+}
+
+fn make_v2_convertible(event: &mut ApiGatewayV2httpRequest) {
+    if undecodable_base64(event.is_base64_encoded, event.body.as_deref()) {
+        event.is_base64_encoded = false;
+    }
+    let builds = |event: &ApiGatewayV2httpRequest| {
+        let stage = event.request_context.stage.as_deref();
+        let path = path_with_stage(stage, event.raw_path.as_deref().unwrap_or_default());
+        let host = host(&event.headers, event.request_context.domain_name.as_deref());
+        let query = event.raw_query_string.as_deref().filter(|q| !q.is_empty());
+        uri_builds(&event.headers, host, &path, query)
+    };
+    if builds(event) {
+        return;
+    }
+    drop_url_headers(&mut event.headers);
+    if builds(event) {
+        return;
+    }
+    event.request_context.domain_name = None;
+    if builds(event) {
+        return;
+    }
+    event.raw_path = event.raw_path.as_deref().map(encode_path);
+    event.raw_query_string = event.raw_query_string.as_deref().map(encode_query);
+    event.request_context.stage = event.request_context.stage.as_deref().map(encode_segment);
+    if builds(event) {
+        return;
+    }
+    event.raw_path = Some("/".into());
+    event.raw_query_string = None;
+    event.request_context.stage = None;
+}
+
+fn drop_url_headers(headers: &mut HeaderMap) {
+    headers.remove(HOST);
+    headers.remove(X_FORWARDED_PROTO);
+}
+
+fn host<'a>(headers: &'a HeaderMap, domain_name: Option<&'a str>) -> Option<&'a str> {
+    headers.get(HOST).and_then(|value| value.to_str().ok()).or(domain_name)
+}
+
+/// `lambda_http`'s stage prefix (`apigw_path_with_stage`).
+fn path_with_stage(stage: Option<&str>, path: &str) -> String {
+    if std::env::var_os("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH").is_some() {
+        return path.to_owned();
+    }
+    match stage {
+        None | Some("$default") => path.to_owned(),
+        Some(stage) if path.starts_with(&format!("/{stage}/")) => path.to_owned(),
+        Some(stage) => format!("/{stage}{path}"),
+    }
+}
+
+/// Whether `lambda_http` can build the request URI from these parts (`build_request_uri`, then the request
+/// builder): it unwraps both.
+fn uri_builds(headers: &HeaderMap, host: Option<&str>, path: &str, query: Option<&str>) -> bool {
+    let url = match host {
+        None => match Url::parse(&format!("http://localhost{path}")) {
+            Ok(url) => url.path().to_owned(),
+            Err(_) => return false,
+        },
+        Some(host) => {
+            let scheme = headers.get(X_FORWARDED_PROTO).and_then(|s| s.to_str().ok()).unwrap_or("https");
+            match Url::parse(&format!("{scheme}://{host}{path}")) {
+                Ok(url) => url.to_string(),
+                Err(_) => return false,
+            }
+        }
+    };
+    let uri = match query {
+        Some(query) => format!("{url}?{query}"),
+        None => url,
+    };
+    uri.parse::<Uri>().is_ok()
+}
+
+/// Keeps unreserved and sub-delimiter characters, `:`, `@` and `/`; percent-encodes every other byte (`%` too, so
+/// the result is always valid).
+fn encode(raw: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for &byte in raw.as_bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&byte) || keep.contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+fn encode_path(raw: &str) -> String {
+    let encoded = encode(raw, b"/");
+    if encoded.starts_with('/') {
+        encoded
+    } else {
+        format!("/{encoded}")
+    }
+}
+
+fn encode_query(raw: &str) -> String {
+    encode(raw, b"/?")
+}
+
+fn encode_segment(raw: &str) -> String {
+    encode(raw, b"")
 }
 
 #[cfg(test)]
@@ -77,6 +278,95 @@ mod tests {
         assert!(claims_of(http_api_event(json!(null))).is_empty());
         assert!(claims_of(http_api_event(json!("sub=1"))).is_empty());
         assert_eq!(claims_of(http_api_event(json!({"sub": "u"}))).get("sub").map(String::as_str), Some("u"));
+    }
+
+    /// Converts as the Adapter does; before the fix these panicked (process abort in release) or failed to parse.
+    fn convert(event: Value) -> lambda_http::Request {
+        parse_event(event).expect("an API Gateway event").into()
+    }
+
+    fn rest_api_event() -> Value {
+        json!({
+            "resource": "/inquiries/{inquiry_id}/session", "path": "/inquiries/inq_1/session", "httpMethod": "POST",
+            "headers": {"Host": "api.example.com", "Content-Type": "application/json"},
+            "multiValueHeaders": {"Host": ["api.example.com"], "Content-Type": ["application/json"]},
+            "queryStringParameters": null, "multiValueQueryStringParameters": null,
+            "pathParameters": {"inquiry_id": "inq_1"}, "stageVariables": null,
+            "requestContext": {"accountId": "1", "apiId": "a", "httpMethod": "POST", "path": "/prod/inquiries/inq_1/session",
+                "identity": {"sourceIp": "203.0.113.1"}, "protocol": "HTTP/1.1", "requestId": "r",
+                "resourcePath": "/inquiries/{inquiry_id}/session", "stage": "prod"},
+            "body": null, "isBase64Encoded": false
+        })
+    }
+
+    #[test]
+    fn ordinary_events_are_untouched() {
+        let mut http = http_api_event(json!({"sub": "u"}));
+        http["headers"] =
+            json!({"host": "api.example.com", "x-forwarded-proto": "https", "content-type": "application/json"});
+        http["rawQueryString"] = json!("a=1&b=%20x");
+        let request = convert(http);
+        assert_eq!(request.uri().to_string(), "https://api.example.com/inquiries/inq_1/session?a=1&b=%20x");
+        assert_eq!(request.headers()["content-type"], "application/json");
+        let rest = convert(rest_api_event());
+        assert_eq!(rest.uri().to_string(), "https://api.example.com/prod/inquiries/inq_1/session");
+    }
+
+    #[test]
+    fn undecodable_base64_bodies_are_read_as_text() {
+        for mut event in [http_api_event(json!({"sub": "u"})), rest_api_event()] {
+            event["isBase64Encoded"] = json!(true);
+            event["body"] = json!("{\"not\": \"base64\"}");
+            assert_eq!(convert(event.clone()).body().as_ref(), br#"{"not": "base64"}"#);
+            event["body"] = json!("e30=");
+            assert_eq!(convert(event).body().as_ref(), b"{}", "valid base64 is decoded");
+        }
+    }
+
+    #[test]
+    fn headers_that_are_not_http_headers_are_dropped() {
+        let mut http = http_api_event(json!({"sub": "u"}));
+        http["headers"] = json!({"x-name": "Zoë", "x-bell": "a\u{7}b", "bad name": "v", "x-number": 5,
+                                 "content-type": "application/json", "x-ok": "fine"});
+        let request = convert(http);
+        let names: Vec<&str> = request.headers().keys().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            ["content-type", "x-name", "x-ok"],
+            "non-ASCII is fine (obs-text), control characters are not"
+        );
+        assert_eq!(request.headers()["x-ok"], "fine");
+        let mut rest = rest_api_event();
+        rest["headers"]["X-Bell"] = json!("\u{7}");
+        rest["multiValueHeaders"]["X-Name"] = json!(["Zoë", "a\nb", "ok"]);
+        let request = convert(rest);
+        assert_eq!(request.headers().get_all("x-name").iter().count(), 2);
+        assert!(request.headers().get("x-bell").is_none());
+    }
+
+    #[test]
+    fn urls_lambda_http_cannot_rebuild_are_made_buildable() {
+        let cases: Vec<(&str, Value)> = vec![
+            ("/rawQueryString", json!("a=\"b c\"")),
+            ("/rawQueryString", json!("x=<script>`{|}`")),
+            ("/headers", json!({"host": "exa mple.com"})),
+            ("/headers", json!({"host": "h:99999"})),
+            ("/headers", json!({"x-forwarded-proto": "no such scheme"})),
+            ("/rawPath", json!(":99999")),
+            ("/rawPath", json!("/a b/\"q\"/%zz")),
+            ("/requestContext/stage", json!("st age#")),
+            ("/requestContext/domainName", json!("[::1")),
+        ];
+        for (pointer, value) in cases {
+            let mut event = http_api_event(json!({"sub": "u"}));
+            *event.pointer_mut(pointer).unwrap_or_else(|| panic!("{pointer}")) = value.clone();
+            let request = convert(event);
+            assert_eq!(request.path_parameters().first("inquiry_id"), Some("inq_1"), "{pointer} {value}");
+        }
+        let mut rest = rest_api_event();
+        rest["headers"]["Host"] = json!("exa mple.com");
+        rest["path"] = json!(":1:2");
+        assert_eq!(convert(rest).path_parameters().first("inquiry_id"), Some("inq_1"));
     }
 
     #[test]

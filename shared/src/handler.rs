@@ -12,6 +12,7 @@ use crate::http::problem::{classify, problem_response};
 use crate::http::request::parse_request;
 use crate::http::response::success_response;
 use crate::invocation::Invocation;
+use crate::metrics::{self, InvocationMetrics};
 use crate::service::{Endpoint, Resolution, ResumeService};
 
 static COLD: AtomicBool = AtomicBool::new(true);
@@ -60,7 +61,8 @@ fn api_gateway_request_id(request: &Request) -> Option<String> {
     .filter(|id| !id.is_empty())
 }
 
-/// One structured line per invocation: outcome, template check, ids, upstream calls and time. No credentials.
+/// One structured log line per invocation (outcome, template check, ids, upstream calls and time; no
+/// credentials), and one EMF metrics line.
 fn log_invocation(
     endpoint: Endpoint,
     inv: &Invocation,
@@ -72,6 +74,21 @@ fn log_invocation(
     let persona_request_ids = inv.request_ids().join(",");
     let upstream_ms = inv.upstream_time().as_secs_f64() * 1000.0;
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let (outcome, template_check) = match result {
+        Ok(resolution) => (resolution.outcome.as_str(), resolution.template_check.as_str()),
+        Err(error) => (classify(error).1, "none"),
+    };
+    metrics::emit(&InvocationMetrics {
+        function: endpoint.function_name(),
+        outcome,
+        template_check,
+        status,
+        cold_start,
+        upstream_calls: inv.calls.len(),
+        upstream_errors: InvocationMetrics::upstream_errors(inv),
+        upstream_ms,
+        duration_ms,
+    });
     match result {
         Ok(resolution) => tracing::info!(
             function = endpoint.function_name(),

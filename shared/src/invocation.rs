@@ -7,6 +7,21 @@ use std::time::{Duration, Instant, SystemTime};
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
 /// The budget when no Lambda deadline is known (tests feeding events straight into the handler).
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(20);
+/// A deadline further in the past than this is not a wall-clock deadline but a local emulator's timeout
+/// (`cargo lambda watch` sends `Lambda-Runtime-Deadline-Ms: 600000`, i.e. 1970-01-01T00:10:00Z): treated as
+/// unknown, [`DEFAULT_BUDGET`]. Lambda itself always sends epoch milliseconds.
+pub const IMPLAUSIBLE_DEADLINE_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The time left before `lambda_deadline`, less [`DEADLINE_MARGIN`]; [`DEFAULT_BUDGET`] when there is no usable
+/// deadline (none, or an emulator's timeout: see [`IMPLAUSIBLE_DEADLINE_AGE`]).
+fn budget(lambda_deadline: Option<SystemTime>, now: SystemTime) -> Duration {
+    match lambda_deadline.map(|deadline| deadline.duration_since(now)) {
+        None => DEFAULT_BUDGET,
+        Some(Ok(left)) => left.saturating_sub(DEADLINE_MARGIN),
+        Some(Err(late)) if late.duration() > IMPLAUSIBLE_DEADLINE_AGE => DEFAULT_BUDGET,
+        Some(Err(_)) => Duration::ZERO,
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamCall {
@@ -34,13 +49,7 @@ impl Invocation {
     /// Converts Lambda's wall-clock deadline into a monotonic one, keeping [`DEADLINE_MARGIN`] back.
     pub fn with_lambda_deadline(lambda_request_id: String, lambda_deadline: Option<SystemTime>) -> Self {
         let now = Instant::now();
-        let budget = match lambda_deadline {
-            Some(deadline) => {
-                deadline.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO).saturating_sub(DEADLINE_MARGIN)
-            }
-            None => DEFAULT_BUDGET,
-        };
-        Self::new(lambda_request_id, now + budget)
+        Self::new(lambda_request_id, now + budget(lambda_deadline, SystemTime::now()))
     }
 
     pub fn deadline(&self) -> Instant {
@@ -62,5 +71,28 @@ impl Invocation {
 
     pub fn request_ids(&self) -> Vec<&str> {
         self.calls.iter().filter_map(|call| call.request_id.as_deref()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_follows_lambdas_deadline() {
+        let now = SystemTime::now();
+        assert_eq!(budget(Some(now + Duration::from_secs(10)), now), Duration::from_secs(10) - DEADLINE_MARGIN);
+        assert_eq!(budget(Some(now + Duration::from_millis(100)), now), Duration::ZERO, "inside the margin");
+        assert_eq!(budget(Some(now - Duration::from_secs(1)), now), Duration::ZERO, "already past");
+        assert_eq!(budget(None, now), DEFAULT_BUDGET);
+    }
+
+    #[test]
+    fn an_emulators_timeout_is_not_a_deadline() {
+        // `cargo lambda watch` sends `Lambda-Runtime-Deadline-Ms: 600000` (its timeout, not epoch milliseconds).
+        let emulator = SystemTime::UNIX_EPOCH + Duration::from_millis(600_000);
+        assert_eq!(budget(Some(emulator), SystemTime::now()), DEFAULT_BUDGET);
+        let invocation = Invocation::with_lambda_deadline("local".into(), Some(emulator));
+        assert!(invocation.remaining() > DEFAULT_BUDGET - Duration::from_secs(1));
     }
 }

@@ -14,6 +14,7 @@ pub mod http;
 pub mod idempotency;
 pub mod ids;
 pub mod invocation;
+pub mod metrics;
 pub mod persona;
 pub mod policy;
 pub mod secrets;

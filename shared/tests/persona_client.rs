@@ -259,6 +259,23 @@ async fn a_5xx_answer_moves_to_the_next_key() {
 }
 
 #[tokio::test]
+async fn a_5xx_from_something_in_front_of_persona_retries_the_same_key_once() {
+    // No Request-Id: a proxy or load balancer answered, and Persona may have committed the request.
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(502)).up_to_n_times(2).mount(&server).await;
+    Mock::given(method("POST"))
+        .respond_with(persona_json(resume_document(inquiry("inq_1", "pending", None, "v"), "tok")))
+        .mount(&server)
+        .await;
+    let state = state(&server.uri(), &[]);
+    let mut inv = invocation(Duration::from_secs(5));
+    state.persona.resume(&mut inv, "inq_1", KeySequence::per_invocation("resume", "inq_1", "r1")).await.unwrap();
+    let keys: Vec<String> =
+        received(&server).await.iter().map(|r| r.headers["idempotency-key"].to_str().unwrap().to_owned()).collect();
+    assert_eq!(keys, vec!["resume:inq_1:r1", "resume:inq_1:r1", "resume:inq_1:r1:2"]);
+}
+
+#[tokio::test]
 async fn persistent_5xx_ends_after_a_bounded_number_of_attempts() {
     let (error, calls) = one_failing_call(errors(500)).await;
     assert!(matches!(error, UpstreamError::Unavailable { .. }), "{error:?}");

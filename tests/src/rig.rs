@@ -17,8 +17,8 @@ use serde_json::{json, Value};
 use crate::error::Result;
 use crate::fake_persona::{FakeConfig, FakePersona, DEFAULT_API_KEY};
 use crate::moto::Moto;
-use crate::prism::Prism;
 use crate::paths::release_binary;
+use crate::prism::Prism;
 use crate::runtime_api::{FunctionOptions, FunctionProcess};
 
 /// The deadline each invocation is given (Lambda's timeout in the template is 25 s).
@@ -45,7 +45,13 @@ impl Answer {
 
 enum Backend {
     InProcess,
-    Binaries { moto: Moto, secret_arn: String, prism: Option<Prism> },
+    Binaries(Box<BinaryBackend>),
+}
+
+struct BinaryBackend {
+    moto: Moto,
+    secret_arn: String,
+    prism: Option<Prism>,
 }
 
 pub struct Rig {
@@ -72,27 +78,28 @@ impl Rig {
         });
         let moto = moto?;
         let prism = prism.transpose()?;
-        let secret_arn = moto.create_secret("persona-resume/e2e", &json!({"api_key": DEFAULT_API_KEY}).to_string()).await?;
-        Ok(Rig { fake, backend: Backend::Binaries { moto, secret_arn, prism } })
+        let secret_arn =
+            moto.create_secret("persona-resume/e2e", &json!({"api_key": DEFAULT_API_KEY}).to_string()).await?;
+        Ok(Rig { fake, backend: Backend::Binaries(Box::new(BinaryBackend { moto, secret_arn, prism })) })
     }
 
     pub fn prism(&self) -> Option<&Prism> {
         match &self.backend {
-            Backend::Binaries { prism, .. } => prism.as_ref(),
+            Backend::Binaries(binaries) => binaries.prism.as_ref(),
             Backend::InProcess => None,
         }
     }
 
     pub fn moto(&self) -> Option<&Moto> {
         match &self.backend {
-            Backend::Binaries { moto, .. } => Some(moto),
+            Backend::Binaries(binaries) => Some(&binaries.moto),
             Backend::InProcess => None,
         }
     }
 
     pub fn secret_arn(&self) -> Option<&str> {
         match &self.backend {
-            Backend::Binaries { secret_arn, .. } => Some(secret_arn),
+            Backend::Binaries(binaries) => Some(&binaries.secret_arn),
             Backend::InProcess => None,
         }
     }
@@ -107,17 +114,20 @@ impl Rig {
         let base_url = self.persona_base_url();
         match &self.backend {
             Backend::InProcess => {
-                let mut vars: Vec<(String, String)> = vec![
-                    ("PERSONA_API_KEY".into(), DEFAULT_API_KEY.into()),
-                    ("PERSONA_API_BASE_URL".into(), base_url),
-                ];
+                let mut vars: Vec<(String, String)> =
+                    vec![("PERSONA_API_KEY".into(), DEFAULT_API_KEY.into()), ("PERSONA_API_BASE_URL".into(), base_url)];
                 vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
                 let config =
                     Config::from_lookup(|name| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()))?;
-                let state = AppState::with_keys(config, KeyStore::fixed(ApiKey::new(DEFAULT_API_KEY.into())), RetryPolicy::default())?;
+                let state = AppState::with_keys(
+                    config,
+                    KeyStore::fixed(ApiKey::new(DEFAULT_API_KEY.into())),
+                    RetryPolicy::default(),
+                )?;
                 Ok(Deployment::InProcess(Box::new(state)))
             }
-            Backend::Binaries { moto, secret_arn, .. } => {
+            Backend::Binaries(binaries) => {
+                let BinaryBackend { moto, secret_arn, .. } = binaries.as_ref();
                 let mut vars: Vec<(String, String)> = moto.function_env();
                 vars.push(("PERSONA_API_KEY_SECRET_ID".into(), secret_arn.clone()));
                 vars.push(("PERSONA_API_BASE_URL".into(), base_url));
@@ -129,7 +139,10 @@ impl Rig {
                     FunctionProcess::spawn_with(options("issue-link")?),
                     FunctionProcess::spawn_with(options("resume-session")?)
                 );
-                Ok(Deployment::Binaries { issue_link: issue_link?, resume_session: resume_session? })
+                Ok(Deployment::Binaries {
+                    issue_link: Box::new(issue_link?),
+                    resume_session: Box::new(resume_session?),
+                })
             }
         }
     }
@@ -137,7 +150,7 @@ impl Rig {
 
 pub enum Deployment {
     InProcess(Box<AppState>),
-    Binaries { issue_link: FunctionProcess, resume_session: FunctionProcess },
+    Binaries { issue_link: Box<FunctionProcess>, resume_session: Box<FunctionProcess> },
 }
 
 static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
@@ -147,7 +160,16 @@ impl Deployment {
         self.try_call(endpoint, event).await.unwrap_or_else(|e| panic!("invocation failed: {e}"))
     }
 
+    /// Every answer is also checked against our own contract, openapi.yaml (see [`crate::our_contract`]); a
+    /// violation is recorded, and the suites end with `our_contract::assert_no_violations()`.
     pub async fn try_call(&self, endpoint: Endpoint, event: Value) -> Result<Answer> {
+        let route = crate::our_contract::route_template(endpoint, &event);
+        let answer = self.invoke(endpoint, event).await?;
+        crate::our_contract::record(&route, &answer);
+        Ok(answer)
+    }
+
+    async fn invoke(&self, endpoint: Endpoint, event: Value) -> Result<Answer> {
         match self {
             Deployment::InProcess(state) => {
                 let request: lambda_http::Request = persona_resume::event::parse_event(event)?.into();

@@ -12,4 +12,5 @@ async fn every_scenario_in_process() {
         scenario(&rig).await;
     }
     rig.fake.assert_no_violations();
+    integration_tests::our_contract::assert_no_violations();
 }

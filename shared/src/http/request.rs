@@ -96,6 +96,10 @@ fn parse_body(request: &Request, endpoint: Endpoint) -> Result<Option<u32>, Erro
     let Value::Object(members) = value else {
         return Err(Error::InvalidBody("the body must be a JSON object".into()));
     };
+    // `Value` keeps the last of two members with one name; which one a caller meant is anyone's guess.
+    if serde_json::from_slice::<UniqueMembers>(bytes).is_err() {
+        return Err(Error::InvalidBody("a member appears more than once".into()));
+    }
     let mut expires_in_seconds = None;
     for (name, value) in &members {
         match (endpoint, name.as_str()) {
@@ -118,4 +122,95 @@ fn parse_body(request: &Request, endpoint: Endpoint) -> Result<Option<u32>, Erro
         }
     }
     Ok(expires_in_seconds)
+}
+
+/// A JSON object whose member names are all distinct (the values are skipped).
+struct UniqueMembers;
+
+impl<'de> serde::Deserialize<'de> for UniqueMembers {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = UniqueMembers;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object without duplicate members")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueMembers, A::Error> {
+                let mut names = std::collections::HashSet::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    if !names.insert(name) {
+                        return Err(serde::de::Error::custom("duplicate member"));
+                    }
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+                Ok(UniqueMembers)
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn request(body: &str) -> Request {
+        let event = json!({
+            "version": "2.0", "routeKey": "POST /inquiries/{inquiry_id}/one-time-link",
+            "rawPath": "/inquiries/inq_1/one-time-link", "rawQueryString": "",
+            "headers": {"content-type": "application/json"},
+            "requestContext": {"accountId": "1", "apiId": "a", "domainName": "d", "domainPrefix": "d",
+                "http": {"method": "POST", "path": "/inquiries/inq_1/one-time-link", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.1", "userAgent": "t"},
+                "requestId": "r", "routeKey": "POST /inquiries/{inquiry_id}/one-time-link", "stage": "$default", "time": "t", "timeEpoch": 0,
+                "authorizer": {"jwt": {"claims": {"sub": "user-1"}, "scopes": null}}},
+            "pathParameters": {"inquiry_id": "inq_1"}, "body": body, "isBase64Encoded": false
+        });
+        crate::event::parse_event(event).unwrap().into()
+    }
+
+    fn expiry(body: &str) -> Result<Option<u32>, Error> {
+        parse_request(&request(body), Endpoint::IssueLink, AuthMode::Jwt, "sub").map(|r| r.link_expires_in_seconds)
+    }
+
+    #[test]
+    fn duplicate_members_are_refused() {
+        let duplicate = r#"{"expires_in_seconds": 60, "expires_in_seconds": 604800}"#;
+        assert_eq!(expiry(duplicate), Err(Error::InvalidBody("a member appears more than once".into())));
+        let resume = parse_request(&request(r#"{"a": 1, "a": 1}"#), Endpoint::ResumeSession, AuthMode::Jwt, "sub");
+        assert!(matches!(resume, Err(Error::InvalidBody(_))));
+        // Same names deeper down are another object's business (and rejected as unknown members anyway).
+        assert_eq!(expiry(r#"{"expires_in_seconds": 600}"#), Ok(Some(600)));
+    }
+
+    #[test]
+    fn numbers_at_the_edges() {
+        for body in [
+            r#"{"expires_in_seconds": 60.0}"#,
+            r#"{"expires_in_seconds": 6e1}"#,
+            r#"{"expires_in_seconds": -0}"#,
+            r#"{"expires_in_seconds": 1e400}"#,
+            r#"{"expires_in_seconds": 18446744073709551616}"#,
+            r#"{"expires_in_seconds": 4294967356}"#,
+            r#"{"expires_in_seconds": 59}"#,
+        ] {
+            assert!(matches!(expiry(body), Err(Error::InvalidBody(_))), "{body}");
+        }
+        assert_eq!(expiry(r#"{"expires_in_seconds": 60}"#), Ok(Some(60)));
+        assert_eq!(expiry(r#"{"expires_in_seconds": 604800}"#), Ok(Some(604_800)));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_invalid_body_not_a_stack_overflow() {
+        for body in [
+            "[".repeat(10_000),
+            "{\"a\":".repeat(10_000),
+            format!("{{\"x\": {}1{}}}", "[".repeat(5000), "]".repeat(5000)),
+        ] {
+            let body = &body[..body.len().min(MAX_BODY_BYTES)];
+            assert!(matches!(expiry(body), Err(Error::InvalidBody(_))));
+        }
+    }
 }

@@ -165,7 +165,8 @@ impl PersonaClient {
 
     /// Sends one logical call, retrying within the invocation's deadline:
     /// - no answer (timeout, connection error): same idempotency key, after a backoff;
-    /// - 5xx: Persona would replay it to the same key, so the next key of the sequence, after a backoff;
+    /// - 5xx: Persona would replay it to the same key, so the next key of the sequence, after a backoff (a 5xx
+    ///   without Persona's `Request-Id` is first retried with the same key);
     /// - 429: wait for `RateLimit-Reset` when that fits before the deadline, else give up with its value;
     /// - 401: re-read the secret once (rotation) and retry at once if the key changed.
     async fn send(
@@ -179,6 +180,7 @@ impl PersonaClient {
     ) -> Result<Answer, UpstreamError> {
         let mut attempt: u32 = 0;
         let mut reread_key = false;
+        let mut anonymous_5xx_on_key = false;
         let mut last_failure = UpstreamError::Timeout;
         loop {
             attempt += 1;
@@ -291,12 +293,22 @@ impl PersonaClient {
                 }
                 _ if status.is_server_error() => {
                     tracing::warn!(operation, attempt, status = status.as_u16(), "persona server error");
+                    // Persona stores a 5xx under the key and stamps it with a Request-Id: the next key of the
+                    // sequence is needed. A 5xx without one came from something in front of Persona (a proxy or
+                    // load balancer that lost the answer) and may hide a committed request: it is retried once
+                    // with the same key, like a lost answer; a second one moves on.
+                    let stored_by_persona = request_id.is_some();
                     last_failure = UpstreamError::Unavailable {
                         detail: format!("{operation}: Persona answered {status}"),
                         request_id,
                     };
                     if let Some(keys) = keys.as_mut() {
-                        keys.advance();
+                        if stored_by_persona || anonymous_5xx_on_key {
+                            keys.advance();
+                            anonymous_5xx_on_key = false;
+                        } else {
+                            anonymous_5xx_on_key = true;
+                        }
                     }
                     if !self.pause_before_retry(inv, attempt, None).await {
                         return Err(last_failure);

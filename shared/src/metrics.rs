@@ -1,0 +1,123 @@
+//! CloudWatch Embedded Metric Format: one JSON line per invocation on stdout, turned into metrics by CloudWatch
+//! Logs without any API call. Dimensions stay low-cardinality (function, outcome, template check); ids are not
+//! dimensions.
+
+use serde_json::{json, Value};
+
+use crate::invocation::Invocation;
+
+pub const NAMESPACE: &str = "PersonaResume";
+
+/// What one invocation reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvocationMetrics<'a> {
+    pub function: &'static str,
+    /// `resumed`, `recreated`, `created`, or the error code.
+    pub outcome: &'a str,
+    /// `current`, `outdated`, `unavailable`, or `none` when the request ended before the check.
+    pub template_check: &'a str,
+    pub status: u16,
+    pub cold_start: bool,
+    pub upstream_calls: usize,
+    /// Upstream attempts without a usable answer: no answer, 429 or 5xx.
+    pub upstream_errors: usize,
+    pub upstream_ms: f64,
+    pub duration_ms: f64,
+}
+
+impl<'a> InvocationMetrics<'a> {
+    pub fn upstream_errors(inv: &Invocation) -> usize {
+        inv.calls.iter().filter(|call| call.status.is_none_or(|s| s == 429 || s >= 500)).count()
+    }
+
+    /// The EMF document (one line when serialized).
+    pub fn to_emf(&self, timestamp_ms: u64) -> Value {
+        let count = |name: &str| json!({"Name": name, "Unit": "Count"});
+        let millis = |name: &str| json!({"Name": name, "Unit": "Milliseconds"});
+        json!({
+            "_aws": {
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["Function"], ["Function", "Outcome"], ["Function", "TemplateCheck"]],
+                    "Metrics": [
+                        count("Invocations"), count("ColdStart"), count("Http5xx"), count("Http4xx"),
+                        count("UpstreamCalls"), count("UpstreamErrors"), millis("UpstreamLatency"), millis("Duration")
+                    ]
+                }]
+            },
+            "Function": self.function,
+            "Outcome": self.outcome,
+            "TemplateCheck": self.template_check,
+            "Invocations": 1,
+            "ColdStart": u8::from(self.cold_start),
+            "Http5xx": u8::from(self.status >= 500),
+            "Http4xx": u8::from((400..500).contains(&self.status)),
+            "UpstreamCalls": self.upstream_calls,
+            "UpstreamErrors": self.upstream_errors,
+            "UpstreamLatency": self.upstream_ms,
+            "Duration": self.duration_ms,
+        })
+    }
+}
+
+/// Writes the EMF line to stdout (where Lambda's log capture picks it up), in one write.
+pub fn emit(metrics: &InvocationMetrics<'_>) {
+    use std::io::Write;
+    let timestamp_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64);
+    let mut line = metrics.to_emf(timestamp_ms).to_string();
+    line.push('\n');
+    let _ = std::io::stdout().lock().write_all(line.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invocation::UpstreamCall;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn emf_document_shape() {
+        let metrics = InvocationMetrics {
+            function: "issue-link",
+            outcome: "recreated",
+            template_check: "outdated",
+            status: 200,
+            cold_start: true,
+            upstream_calls: 4,
+            upstream_errors: 1,
+            upstream_ms: 12.5,
+            duration_ms: 14.0,
+        };
+        let emf = metrics.to_emf(1_795_687_200_000);
+        let directive = &emf["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(emf["_aws"]["Timestamp"], 1_795_687_200_000u64);
+        assert_eq!(directive["Namespace"], "PersonaResume");
+        // Every dimension and every metric named in the directive is a member of the document.
+        for dimension_set in directive["Dimensions"].as_array().unwrap() {
+            for dimension in dimension_set.as_array().unwrap() {
+                assert!(emf[dimension.as_str().unwrap()].is_string(), "{dimension}");
+            }
+        }
+        for metric in directive["Metrics"].as_array().unwrap() {
+            let name = metric["Name"].as_str().unwrap();
+            assert!(emf[name].is_number(), "{name}");
+            assert!(["Count", "Milliseconds"].contains(&metric["Unit"].as_str().unwrap()));
+        }
+        assert_eq!(emf["ColdStart"], 1);
+        assert_eq!(emf["Http5xx"], 0);
+        assert_eq!(emf["UpstreamCalls"], 4);
+        assert!(!emf.to_string().contains('\n'), "one line");
+    }
+
+    #[test]
+    fn upstream_errors_count_lost_answers_429_and_5xx() {
+        let mut inv = Invocation::new("r".into(), Instant::now() + Duration::from_secs(1));
+        for status in [None, Some(200), Some(404), Some(429), Some(503)] {
+            inv.record(UpstreamCall { operation: "get-inquiry", status, duration: Duration::ZERO, request_id: None });
+        }
+        assert_eq!(InvocationMetrics::upstream_errors(&inv), 3);
+    }
+}

@@ -1,0 +1,178 @@
+//! The response contract check: every JSON document the fake answers (except deliberate fault answers)
+//! is validated against the response schema of Persona's official OpenAPI 3.1 file for that operation and
+//! status. Prism passes bad responses through silently, so this is the check that catches them.
+//!
+//! The spec is loaded once per process; each (operation, status) validator is compiled on first use from
+//! a root schema that *is* the spec document plus a `$ref` to the response schema, so every internal
+//! `#/components/...` reference resolves inside the same document.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use jsonschema::{Draft, Validator};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::model::Endpoint;
+
+/// Environment variable overriding the location of `openapi-bundled.json`.
+pub const SPEC_ENV: &str = "PERSONA_OPENAPI_SPEC";
+
+/// `../../shared/persona-openapi/2025-12-08/openapi-bundled.json` from this crate (the team folder sits
+/// beside the repository root), unless [`SPEC_ENV`] says otherwise.
+pub fn default_spec_path() -> PathBuf {
+    match std::env::var_os(SPEC_ENV) {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/persona-openapi/2025-12-08/openapi-bundled.json"),
+    }
+}
+
+/// A response that broke the contract.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContractViolation {
+    pub method: String,
+    pub path: String,
+    pub operation: Endpoint,
+    pub status: u16,
+    pub request_id: Option<String>,
+    /// One line per schema error: `instance path: message`.
+    pub errors: Vec<String>,
+}
+
+/// Validates documents against the spec's response schemas.
+pub struct ContractChecker {
+    spec: Value,
+    source: PathBuf,
+    validators: Mutex<HashMap<(Endpoint, u16), Arc<Validator>>>,
+}
+
+impl std::fmt::Debug for ContractChecker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContractChecker").field("source", &self.source).finish_non_exhaustive()
+    }
+}
+
+fn escape_pointer(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+/// Percent-encodes a JSON pointer for use as a URI fragment (`{inquiry-id}` -> `%7Binquiry-id%7D`).
+fn pointer_fragment(pointer: &str) -> String {
+    let mut out = String::with_capacity(pointer.len());
+    for byte in pointer.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+impl ContractChecker {
+    /// Loads and parses the spec file.
+    pub fn load(path: &Path) -> Result<ContractChecker, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the Persona OpenAPI spec at {}: {e} (set {SPEC_ENV})", path.display()))?;
+        let spec: Value = serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
+        if spec.get("openapi").and_then(Value::as_str).is_none_or(|v| !v.starts_with("3.1")) {
+            return Err(format!("{} is not an OpenAPI 3.1 document", path.display()));
+        }
+        Ok(ContractChecker { spec, source: path.to_owned(), validators: Mutex::new(HashMap::new()) })
+    }
+
+    /// The process-wide checker for [`default_spec_path`], loaded on first use.
+    pub fn shared() -> Result<Arc<ContractChecker>, String> {
+        static SHARED: OnceLock<Result<Arc<ContractChecker>, String>> = OnceLock::new();
+        SHARED.get_or_init(|| ContractChecker::load(&default_spec_path()).map(Arc::new)).clone()
+    }
+
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// JSON pointer (into the spec) of the response schema for `operation` answering `status`, following
+    /// a `$ref` to `#/components/responses/...`. `None` when the spec documents no such response.
+    pub fn response_schema_pointer(&self, operation: Endpoint, status: u16) -> Option<String> {
+        let (path, method) = operation.spec_path_and_method();
+        let responses_ptr = format!("/paths/{}/{method}/responses", escape_pointer(path));
+        let responses = self.spec.pointer(&responses_ptr)?;
+        let status_key = status.to_string();
+        let (mut ptr, mut response) = if let Some(r) = responses.get(&status_key) {
+            (format!("{responses_ptr}/{status_key}"), r)
+        } else {
+            let range = format!("{}XX", status / 100);
+            (format!("{responses_ptr}/{range}"), responses.get(&range).or_else(|| responses.get("default"))?)
+        };
+        // An OpenAPI Reference Object (`{"$ref": "#/components/responses/bad-request"}`).
+        for _ in 0..4 {
+            let Some(target) = response.get("$ref").and_then(Value::as_str) else {
+                break;
+            };
+            let target = target.strip_prefix('#')?;
+            ptr = target.to_owned();
+            response = self.spec.pointer(target)?;
+        }
+        let schema_ptr = format!("{ptr}/content/application~1json/schema");
+        self.spec.pointer(&schema_ptr).map(|_| schema_ptr)
+    }
+
+    fn validator(&self, operation: Endpoint, status: u16) -> Result<Arc<Validator>, String> {
+        let mut cache = self.validators.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(v) = cache.get(&(operation, status)) {
+            return Ok(Arc::clone(v));
+        }
+        let pointer = self.response_schema_pointer(operation, status).ok_or_else(|| {
+            format!(
+                "the spec documents no application/json response {status} for {} {}",
+                operation.spec_path_and_method().1.to_uppercase(),
+                operation.spec_path_and_method().0
+            )
+        })?;
+        let mut root = self.spec.clone();
+        if let Value::Object(map) = &mut root {
+            map.insert("$schema".into(), Value::String("https://json-schema.org/draft/2020-12/schema".into()));
+            map.insert("$ref".into(), Value::String(format!("#{}", pointer_fragment(&pointer))));
+        }
+        let validator = jsonschema::options()
+            .with_draft(Draft::Draft202012)
+            .should_validate_formats(true)
+            .build(&root)
+            .map_err(|e| format!("cannot compile the schema at {pointer}: {e}"))?;
+        let validator = Arc::new(validator);
+        cache.insert((operation, status), Arc::clone(&validator));
+        Ok(validator)
+    }
+
+    /// Compiles the validators of every documented (operation, status) now, so the first requests
+    /// don't pay for it (the standalone binary does this at start-up, for benchmarks).
+    pub fn warm_up(&self) {
+        for operation in Endpoint::ALL {
+            for status in [200, 201, 400, 401, 403, 404, 409, 422, 429] {
+                if self.response_schema_pointer(operation, status).is_some() {
+                    if let Err(e) = self.validator(operation, status) {
+                        eprintln!("fake-persona: {e}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Checks one document. `Err` lists what is wrong (an undocumented status is wrong too).
+    pub fn check(&self, operation: Endpoint, status: u16, document: &Value) -> Result<(), Vec<String>> {
+        let validator = self.validator(operation, status).map_err(|e| vec![e])?;
+        let errors: Vec<String> = validator
+            .iter_errors(document)
+            .map(|e| {
+                let at = e.instance_path().to_string();
+                format!("{}: {e}", if at.is_empty() { "/" } else { at.as_str() })
+            })
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}

@@ -1,0 +1,297 @@
+//! A stateful fake of Persona's inquiry API, for local runs and tests.
+//!
+//! It serves, at the root (and under `/api/v1`), `GET /inquiries/{id}`, `GET /inquiries`,
+//! `POST /inquiries`, `POST /inquiries/{id}/resume`, `POST /inquiries/{id}/generate-one-time-link` and
+//! `POST /inquiries/{id}/expire` with Persona's shapes and rules: bearer-key auth (401 without
+//! `Request-Id`), `Request-Id` and `RateLimit-*` headers, idempotency keys that replay the first answer
+//! (5xx included), a configurable rate limit, injected faults (statuses, delays, malformed bodies,
+//! dropped connections before or after the work), and a control API under `/_control/`.
+//! Every JSON document it answers (fault answers excepted) is checked against the response schema of
+//! Persona's OpenAPI file; violations are recorded ([`FakePersona::violations`]) and printed to stderr.
+//!
+//! ```no_run
+//! use integration_tests::fake_persona::{FakeConfig, FakePersona};
+//! let fake = FakePersona::start(FakeConfig::default());
+//! let seed = fake.seed_demo();
+//! println!("{} {}", fake.base_url(), seed.pending.id);
+//! fake.assert_no_violations();
+//! ```
+
+pub mod contract;
+pub mod control;
+pub mod documents;
+pub mod faults;
+pub mod handlers;
+pub mod idempotency;
+pub mod model;
+pub mod rate_limit;
+pub mod request_log;
+pub mod seed;
+pub mod server;
+pub mod state;
+pub mod util;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use contract::{default_spec_path, ContractChecker, ContractViolation, SPEC_ENV};
+pub use faults::{Fault, FaultKind};
+pub use model::{
+    Endpoint, Inquiry, ModelError, NewTemplate, RateLimitSettings, SeedInquiry, Session, SessionKind, Settings,
+    Template, DEFAULT_API_KEY,
+};
+pub use request_log::RequestRecord;
+pub use seed::{DemoInquiry, DemoSeed};
+
+use state::Shared;
+
+/// How to start a fake.
+#[derive(Clone, Debug)]
+pub struct FakeConfig {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Start-up settings (API keys, rate limit, switches); `reset` returns to these.
+    pub settings: Settings,
+    /// Plant the demo data ([`DemoSeed`]) at start.
+    pub seed_demo: bool,
+    /// Validate every answered document against Persona's OpenAPI file (default true).
+    pub contract_check: bool,
+    /// The OpenAPI file; default [`default_spec_path`] (`PERSONA_OPENAPI_SPEC` or the team folder).
+    pub spec_path: Option<PathBuf>,
+}
+
+impl Default for FakeConfig {
+    fn default() -> Self {
+        FakeConfig { port: 0, settings: Settings::default(), seed_demo: false, contract_check: true, spec_path: None }
+    }
+}
+
+/// A running fake Persona. It runs on its own thread (with its own Tokio runtime), so it works from
+/// sync and async tests alike, and stops when dropped or on [`FakePersona::shutdown`].
+#[derive(Debug)]
+pub struct FakePersona {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FakePersona {
+    /// Starts a fake; panics if it cannot (port taken, spec missing): a test can't go on without it.
+    pub fn start(config: FakeConfig) -> FakePersona {
+        FakePersona::try_start(config).unwrap_or_else(|e| panic!("fake Persona failed to start: {e}"))
+    }
+
+    /// Starts a fake, or says why it could not.
+    pub fn try_start(config: FakeConfig) -> Result<FakePersona, String> {
+        let contract = if config.contract_check {
+            Some(match &config.spec_path {
+                Some(path) => Arc::new(ContractChecker::load(path)?),
+                None => ContractChecker::shared()?,
+            })
+        } else {
+            None
+        };
+        let shared = Arc::new(Shared::new(config.settings, contract));
+        if config.seed_demo {
+            seed::seed_demo(&mut shared.lock().store).map_err(|e| e.to_string())?;
+        }
+        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, config.port))
+            .map_err(|e| format!("cannot bind 127.0.0.1:{}: {e}", config.port))?;
+        listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("fake-persona-worker")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot build a Tokio runtime: {e}"))?;
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(false);
+        let server_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("fake-persona".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match tokio::net::TcpListener::from_std(listener) {
+                        Ok(listener) => server::run(listener, server_shared, shutdown_rx).await,
+                        Err(e) => eprintln!("fake-persona: cannot use the listener: {e}"),
+                    }
+                });
+                runtime.shutdown_timeout(Duration::from_secs(1));
+            })
+            .map_err(|e| format!("cannot spawn the server thread: {e}"))?;
+        Ok(FakePersona { addr, shared, shutdown, thread: Some(thread) })
+    }
+
+    /// `http://127.0.0.1:PORT` (use as `PERSONA_API_BASE_URL`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The first accepted API key.
+    pub fn api_key(&self) -> String {
+        self.shared.lock().settings.api_keys.first().cloned().unwrap_or_else(|| DEFAULT_API_KEY.to_owned())
+    }
+
+    /// The contract checker in use, if the check is on.
+    pub fn contract(&self) -> Option<Arc<ContractChecker>> {
+        self.shared.contract.clone()
+    }
+
+    /// Back to a fresh fake: no data, faults, idempotency keys, log or violations; start-up settings.
+    pub fn reset(&self) {
+        self.shared.lock().reset();
+    }
+
+    /// Plants the demo data (fixed ids), replacing earlier copies of it.
+    pub fn seed_demo(&self) -> DemoSeed {
+        seed::seed_demo(&mut self.shared.lock().store)
+            .unwrap_or_else(|e| panic!("demo seed collides with planted data: {e}"))
+    }
+
+    pub fn create_template(&self, template: NewTemplate) -> Result<Template, ModelError> {
+        self.shared.lock().store.create_template(template)
+    }
+
+    /// Publishes a new version of a template (its existing inquiries become outdated); returns its id.
+    pub fn publish_version(&self, template_id: &str) -> Result<String, ModelError> {
+        self.shared.lock().store.publish_version(template_id, None)
+    }
+
+    pub fn template(&self, id: &str) -> Option<Template> {
+        self.shared.lock().store.templates.get(id).cloned()
+    }
+
+    pub fn seed_inquiry(&self, seed: SeedInquiry) -> Result<Inquiry, ModelError> {
+        self.shared.lock().store.seed_inquiry(seed)
+    }
+
+    pub fn inquiry(&self, id: &str) -> Option<Inquiry> {
+        self.shared.lock().store.inquiries.get(id).cloned()
+    }
+
+    /// Every inquiry, newest first (to count duplicates).
+    pub fn inquiries(&self) -> Vec<Inquiry> {
+        self.shared.lock().store.newest_first().into_iter().cloned().collect()
+    }
+
+    /// Whether the inquiry is pinned to an older version than its template's latest (None: undecidable).
+    pub fn is_outdated(&self, id: &str) -> Option<bool> {
+        let state = self.shared.lock();
+        let inquiry = state.store.inquiries.get(id)?;
+        state.store.is_outdated(inquiry)
+    }
+
+    pub fn set_inquiry_status(&self, id: &str, status: &str) -> Result<Inquiry, ModelError> {
+        self.shared.lock().set_inquiry_status(id, status)
+    }
+
+    pub fn redact_inquiry(&self, id: &str) -> Result<Inquiry, ModelError> {
+        self.shared.lock().redact_inquiry(id)
+    }
+
+    /// Marks the inquiry's session tokens used, so the next resume creates a new one.
+    pub fn mark_sessions_used(&self, id: &str) -> Result<Inquiry, ModelError> {
+        self.shared.lock().mark_sessions_used(id)
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.shared.lock().settings.clone()
+    }
+
+    /// Changes settings at run time; a changed rate limit starts a fresh window.
+    pub fn update_settings(&self, f: impl FnOnce(&mut Settings)) -> Settings {
+        self.shared.lock().update_settings(f)
+    }
+
+    /// Replaces the accepted API keys (key rotation).
+    pub fn set_api_keys<I, K>(&self, keys: I)
+    where
+        I: IntoIterator<Item = K>,
+        K: Into<String>,
+    {
+        let keys: Vec<String> = keys.into_iter().map(Into::into).collect();
+        self.update_settings(|s| s.api_keys = keys);
+    }
+
+    /// Turns the rate limit on: `limit` requests per `window`.
+    pub fn set_rate_limit(&self, limit: u32, window: Duration) {
+        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.update_settings(|s| s.rate_limit = RateLimitSettings { enabled: true, limit: limit.max(1), window_ms });
+    }
+
+    pub fn disable_rate_limit(&self) {
+        self.update_settings(|s| s.rate_limit.enabled = false);
+    }
+
+    /// Queues a fault.
+    pub fn add_fault(&self, fault: Fault) {
+        if let Err(e) = self.shared.lock().add_fault(fault) {
+            panic!("bad fault: {e}");
+        }
+    }
+
+    /// Faults not used up yet.
+    pub fn faults(&self) -> Vec<Fault> {
+        self.shared.lock().faults.pending()
+    }
+
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// The request log (Persona requests only, oldest first).
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        self.shared.lock().log.iter().cloned().collect()
+    }
+
+    pub fn clear_requests(&self) {
+        self.shared.lock().log.clear();
+    }
+
+    /// Responses that broke Persona's contract.
+    pub fn violations(&self) -> Vec<ContractViolation> {
+        self.shared.lock().violations.clone()
+    }
+
+    pub fn clear_violations(&self) {
+        self.shared.lock().violations.clear();
+    }
+
+    /// Panics with the details when any answered document broke the contract.
+    #[track_caller]
+    pub fn assert_no_violations(&self) {
+        let violations = self.violations();
+        assert!(
+            violations.is_empty(),
+            "fake Persona answered {} document(s) that break Persona's OpenAPI contract:\n{:#?}",
+            violations.len(),
+            violations
+        );
+    }
+
+    /// Stops the server and waits for its thread.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for FakePersona {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,12 @@
+pub mod error;
+pub mod fake_persona;
+pub mod moto;
+pub mod our_contract;
+pub mod paths;
+pub mod ports;
+pub mod prism;
+pub mod probe;
+pub mod process;
+pub mod rig;
+pub mod runtime_api;
+pub mod scenarios;

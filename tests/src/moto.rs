@@ -1,0 +1,169 @@
+//! moto's server as a local Secrets Manager, reached with the real AWS SDK.
+//!
+//! Install: `ci/setup-python.sh` (creates `<repo>/.venv` with a pinned `moto[server]`). The server
+//! executable is `MOTO_SERVER` if set, else `<repo>/.venv/bin/moto_server`, else `moto_server` on PATH.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_secretsmanager::error::DisplayErrorContext;
+use aws_sdk_secretsmanager::Client;
+
+use crate::error::Result;
+use crate::paths::workspace_root;
+use crate::ports::{free_port, wait_for_http};
+use crate::process::ManagedChild;
+
+/// The region every rig service uses.
+pub const REGION: &str = "us-east-1";
+/// Dummy credentials (moto accepts anything).
+pub const ACCESS_KEY_ID: &str = "testing";
+pub const SECRET_ACCESS_KEY: &str = "testing";
+
+/// Finds the moto server executable (see the module docs).
+pub fn moto_server_path() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("MOTO_SERVER").filter(|p| !p.is_empty()) {
+        let path = PathBuf::from(path);
+        return if path.is_file() {
+            Ok(path)
+        } else {
+            Err(format!("MOTO_SERVER={} does not exist", path.display()).into())
+        };
+    }
+    let venv = workspace_root().join(".venv/bin/moto_server");
+    if venv.is_file() {
+        return Ok(venv);
+    }
+    if let Some(path) = find_on_path("moto_server") {
+        return Ok(path);
+    }
+    Err(format!(
+        "moto_server not found (MOTO_SERVER unset, no {}, none on PATH): run `bash ci/setup-python.sh`",
+        venv.display()
+    )
+    .into())
+}
+
+pub(crate) fn find_on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
+}
+
+/// A running moto server (killed on drop) and an SDK client for it.
+pub struct Moto {
+    child: ManagedChild,
+    port: u16,
+    client: Client,
+    startup: Duration,
+}
+
+impl std::fmt::Debug for Moto {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Moto").field("endpoint", &self.endpoint_url()).finish_non_exhaustive()
+    }
+}
+
+impl Moto {
+    /// Starts `moto_server -H 127.0.0.1 -p <free port>` and waits until it answers (up to 60 s).
+    pub async fn start() -> Result<Self> {
+        let executable = moto_server_path()?;
+        let mut last_error = None;
+        for _attempt in 0..3 {
+            let port = free_port()?;
+            let mut command = Command::new(&executable);
+            command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+            let started = Instant::now();
+            let child = ManagedChild::spawn("moto", command)?;
+            let url = format!("http://127.0.0.1:{port}/moto-api/");
+            let ready = wait_for_http(&url, Duration::from_secs(60), || match child.exit() {
+                Some(exit) => {
+                    Err(format!("moto_server exited ({:?}); output:\n{}", exit.status, child.output().dump()).into())
+                }
+                None => Ok(()),
+            })
+            .await;
+            match ready {
+                Ok(_) => {
+                    let client = sdk_client(&format!("http://127.0.0.1:{port}"));
+                    return Ok(Self { child, port, client, startup: started.elapsed() });
+                }
+                // Most likely the port was taken in the meantime: try another one.
+                Err(e) => last_error = Some(e),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| "moto did not start".into()))
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn region(&self) -> &'static str {
+        REGION
+    }
+
+    /// How long the server took to answer after spawn.
+    pub fn startup_time(&self) -> Duration {
+        self.startup
+    }
+
+    /// A Secrets Manager client for this server.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The server process (output, exit).
+    pub fn child(&self) -> &ManagedChild {
+        &self.child
+    }
+
+    /// Creates a secret; its ARN.
+    pub async fn create_secret(&self, name: &str, secret_string: &str) -> Result<String> {
+        let created = (self.client.create_secret().name(name).secret_string(secret_string).send().await)
+            .map_err(|e| format!("CreateSecret {name}: {}", DisplayErrorContext(&e)))?;
+        created.arn().map(str::to_owned).ok_or_else(|| format!("moto created {name} without an ARN").into())
+    }
+
+    /// Stores a new current value (a rotation); the new version id.
+    pub async fn put_secret_value(&self, secret_id: &str, secret_string: &str) -> Result<String> {
+        let put = (self.client.put_secret_value().secret_id(secret_id).secret_string(secret_string).send().await)
+            .map_err(|e| format!("PutSecretValue {secret_id}: {}", DisplayErrorContext(&e)))?;
+        Ok(put.version_id().unwrap_or_default().to_owned())
+    }
+
+    /// The current `SecretString`.
+    pub async fn get_secret_string(&self, secret_id: &str) -> Result<String> {
+        let got = (self.client.get_secret_value().secret_id(secret_id).send().await)
+            .map_err(|e| format!("GetSecretValue {secret_id}: {}", DisplayErrorContext(&e)))?;
+        got.secret_string().map(str::to_owned).ok_or_else(|| format!("{secret_id} has no SecretString").into())
+    }
+
+    /// The variables a function process needs to reach this server with the AWS SDK:
+    /// `AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_DEFAULT_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`.
+    pub fn function_env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint_url()),
+            ("AWS_REGION", REGION.to_owned()),
+            ("AWS_DEFAULT_REGION", REGION.to_owned()),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+}
+
+/// A Secrets Manager client for `endpoint_url` with the dummy credentials, region us-east-1.
+pub fn sdk_client(endpoint_url: &str) -> Client {
+    let config = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint_url)
+        .credentials_provider(Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "test-rig"))
+        .build();
+    Client::from_conf(config)
+}
