@@ -171,7 +171,7 @@ fn host<'a>(headers: &'a HeaderMap, domain_name: Option<&'a str>) -> Option<&'a 
 
 /// `lambda_http`'s stage prefix (`apigw_path_with_stage`).
 fn path_with_stage(stage: Option<&str>, path: &str) -> String {
-    if std::env::var_os("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH").is_some() {
+    if std::env::var("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH").is_ok() {
         return path.to_owned();
     }
     match stage {

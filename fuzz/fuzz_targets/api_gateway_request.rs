@@ -1,0 +1,44 @@
+//! An API Gateway event (REST payload 1.0 or HTTP API payload 2.0), as the Lambda runtime hands it over, through
+//! everything that runs before the first Persona call: `event::parse_event`, lambda_http's conversion into an HTTP
+//! request, `http::request::parse_request` for both functions and both auth modes, and the problem answer.
+//! Nothing may panic; a request that passes must carry a valid inquiry id or be a `/me` request.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use persona_resume::config::AuthMode;
+use persona_resume::http::problem::problem_response;
+use persona_resume::http::request::parse_request;
+use persona_resume::ids::is_valid_inquiry_id;
+use persona_resume::service::Target;
+use persona_resume::Endpoint;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(payload) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    let Ok(event) = persona_resume::event::parse_event(payload) else {
+        return;
+    };
+    let request: lambda_http::Request = event.into();
+    for endpoint in [Endpoint::IssueLink, Endpoint::ResumeSession] {
+        for (auth_mode, claim) in [(AuthMode::Jwt, "sub"), (AuthMode::Jwt, "custom:user_id"), (AuthMode::Iam, "sub")] {
+            match parse_request(&request, endpoint, auth_mode, claim) {
+                Ok(parsed) => {
+                    if let Target::Inquiry(id) = &parsed.target {
+                        assert!(is_valid_inquiry_id(id), "an invalid id passed: {id:?}");
+                    }
+                    if auth_mode == AuthMode::Jwt {
+                        assert!(parsed.owner.as_deref().is_some_and(|o| !o.is_empty()), "JWT mode without an owner");
+                    }
+                    if endpoint == Endpoint::ResumeSession {
+                        assert!(parsed.link_expires_in_seconds.is_none());
+                    }
+                }
+                Err(error) => {
+                    let response = problem_response(&error, None);
+                    assert!(response.status().is_client_error(), "{error:?} is not a 4xx");
+                }
+            }
+        }
+    }
+});

@@ -1,0 +1,318 @@
+//! Persona's bad days, on the release binaries (`cargo build --release -p issue-link -p resume-session`) behind the
+//! Lambda Runtime API, the key read from moto: 5xx bursts, rate limits short and long, answers slower than the
+//! invocation's deadline, malformed bodies, connections dropped before and in the middle of an answer, and lost
+//! create answers. Each ends in the documented answer, in bounded time, with the upstream attempts bounded and
+//! counted in the invocation's log line (`upstream_calls`), the idempotency keys following design.md's rules, and
+//! never a duplicate inquiry.
+
+use std::time::Duration;
+
+use integration_tests::fake_persona::server::route;
+use integration_tests::fake_persona::{
+    Endpoint as Op, Fault, FaultKind, Inquiry, NewTemplate, RequestRecord, SeedInquiry, Template,
+};
+use integration_tests::probe::{invoke_with_deadline, process, CuttingProxy, Invoked};
+use integration_tests::rig::{http_api_event, Deployment, Rig, INVOCATION_DEADLINE};
+use persona_resume::Endpoint::{self, IssueLink, ResumeSession};
+
+/// The retry policy's bounds (persona/retry.rs, README "Reliability").
+const MAX_ATTEMPTS_PER_CALL: usize = 4;
+const MAX_REQUESTS_PER_INVOCATION: u64 = 12;
+
+struct Case<'a> {
+    rig: &'a Rig,
+    functions: &'a Deployment,
+    template: Template,
+    user: String,
+}
+
+impl Case<'_> {
+    fn seed(&self, status: &str) -> Inquiry {
+        self.rig
+            .fake
+            .seed_inquiry(SeedInquiry {
+                template_id: self.template.id.clone(),
+                status: Some(status.into()),
+                reference_id: Some(self.user.clone()),
+                ..SeedInquiry::default()
+            })
+            .unwrap()
+    }
+
+    async fn call(&self, endpoint: Endpoint, inquiry_id: &str, deadline: Duration) -> Invoked {
+        let event = http_api_event(endpoint, Some(inquiry_id), Some(&self.user), None);
+        invoke_with_deadline(process(self.functions, endpoint), event, deadline).await.expect("an HTTP answer")
+    }
+
+    /// The fake's record of one operation on one inquiry: (status, idempotency key, replayed). Requests refused
+    /// by the rate limit are recorded before routing, so the operation is read from the method and path.
+    fn requests(&self, op: Op, inquiry_id: &str) -> Vec<(Option<u16>, Option<String>, bool)> {
+        self.rig
+            .fake
+            .requests()
+            .into_iter()
+            .filter(|r| operation(r) == Some(op) && r.path.contains(inquiry_id))
+            .map(|r| (r.status, r.idempotency_key, r.replayed))
+            .collect()
+    }
+
+    fn creates_for_user(&self) -> Vec<(Option<u16>, Option<String>, bool)> {
+        self.rig
+            .fake
+            .requests()
+            .into_iter()
+            .filter(|r| operation(r) == Some(Op::Create) && r.body.as_deref().is_some_and(|b| b.contains(&self.user)))
+            .map(|r| (r.status, r.idempotency_key, r.replayed))
+            .collect()
+    }
+
+    fn inquiries_of_user(&self) -> usize {
+        self.rig.fake.inquiries().iter().filter(|i| i.reference_id.as_deref() == Some(self.user.as_str())).count()
+    }
+}
+
+fn operation(record: &RequestRecord) -> Option<Op> {
+    let method = http::Method::from_bytes(record.method.as_bytes()).ok()?;
+    route(&method, &record.path).map(|(op, _)| op)
+}
+
+fn new_case<'a>(rig: &'a Rig, functions: &'a Deployment, name: &str) -> Case<'a> {
+    let template = rig.fake.create_template(NewTemplate { versions: Some(1), ..NewTemplate::default() }).unwrap();
+    Case { rig, functions, template, user: format!("fault-{name}-{:08x}", fastrand::u32(..)) }
+}
+
+fn assert_answer(invoked: &Invoked, status: u16, code: Option<&str>) {
+    let body = &invoked.answer.body;
+    assert_eq!(invoked.answer.status, status, "{body}");
+    match code {
+        Some(code) => {
+            assert_eq!(invoked.answer.header("content-type"), Some("application/problem+json"));
+            assert_eq!(body["code"], code, "{body}");
+        }
+        None => assert_eq!(invoked.answer.header("content-type"), Some("application/json")),
+    }
+    let log = invoked.log.as_ref().expect("an invocation log line");
+    assert_eq!(log["status"], status, "{log}");
+}
+
+/// Elapsed time, attempts and their log: bounded, and the log line agrees with what the fake saw.
+fn assert_bounded(invoked: &Invoked, upstream_calls: u64, within: Duration) {
+    assert!(invoked.elapsed < within, "took {:?} (bound {within:?})", invoked.elapsed);
+    assert_eq!(invoked.upstream_calls(), Some(upstream_calls), "{:?}", invoked.log);
+    assert!(upstream_calls <= MAX_REQUESTS_PER_INVOCATION);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persona_faults_end_in_documented_answers_on_the_release_binaries() {
+    let rig = Rig::binaries(false).await.expect("rig (build the release binaries first)");
+    let functions = rig.deploy(&[]).await.unwrap();
+
+    a_burst_of_5xx_then_success(&rig, &functions).await;
+    persistent_5xx_is_a_bounded_502(&rig, &functions).await;
+    rate_limit_with_a_short_reset_is_waited_out(&rig, &functions).await;
+    rate_limit_with_a_long_reset_is_answered_at_once(&rig, &functions).await;
+    slower_than_the_deadline_is_a_504_before_it(&rig, &functions).await;
+    malformed_answers_are_502(&rig, &functions).await;
+    dropped_connections_retry_the_same_key(&rig, &functions).await;
+    a_dropped_create_answer_creates_one_inquiry(&rig, &functions).await;
+    the_invocation_budget_caps_a_long_bad_day(&rig, &functions).await;
+    answers_cut_mid_response_retry_the_same_key(&rig).await;
+
+    rig.fake.assert_no_violations();
+}
+
+async fn a_burst_of_5xx_then_success(rig: &Rig, functions: &Deployment) {
+    let case = new_case(rig, functions, "burst");
+    let inquiry = case.seed("pending");
+    rig.fake.add_fault(Fault::new(Op::Get, FaultKind::Status { status: 503 }).times(2));
+    rig.fake.add_fault(Fault::new(Op::Resume, FaultKind::Status { status: 500 }).times(2));
+    let invoked = case.call(ResumeSession, &inquiry.id, INVOCATION_DEADLINE).await;
+    assert_answer(&invoked, 200, None);
+    assert_bounded(&invoked, 6, Duration::from_secs(5));
+    let gets: Vec<_> = case.requests(Op::Get, &inquiry.id).into_iter().map(|(s, ..)| s).collect();
+    assert_eq!(gets, [Some(503), Some(503), Some(200)]);
+    // A 5xx answer is replayed by Persona to its key: each retry moves to the next key of the sequence.
+    let resumes = case.requests(Op::Resume, &inquiry.id);
+    let base = format!("resume:{}:{}", inquiry.id, invoked.outcome.request_id);
+    let expected = [(Some(500), base.clone()), (Some(500), format!("{base}:2")), (Some(200), format!("{base}:3"))];
+    let seen: Vec<_> = resumes.iter().map(|(s, k, _)| (*s, k.clone().unwrap())).collect();
+    assert_eq!(seen, expected);
+}
+
+async fn persistent_5xx_is_a_bounded_502(rig: &Rig, functions: &Deployment) {
+    let case = new_case(rig, functions, "persistent");
+    let inquiry = case.seed("pending");
+    rig.fake.add_fault(Fault::new(Op::Get, FaultKind::Status { status: 502 }).times(50));
+    let invoked = case.call(IssueLink, &inquiry.id, INVOCATION_DEADLINE).await;
+    rig.fake.clear_faults();
+    assert_answer(&invoked, 502, Some("persona_error"));
+    assert_bounded(&invoked, MAX_ATTEMPTS_PER_CALL as u64, Duration::from_secs(5));
+    assert_eq!(case.requests(Op::Get, &inquiry.id).len(), MAX_ATTEMPTS_PER_CALL);
+    assert!(case.requests(Op::Link, &inquiry.id).is_empty());
+}
+
+async fn rate_limit_with_a_short_reset_is_waited_out(rig: &Rig, functions: &Deployment) {
+    let case = new_case(rig, functions, "short429");
+    let inquiry = case.seed("pending");
+    // One request per 2 s window: the GET passes, the resume is refused with `RateLimit-Reset: 2`, waited out.
+    rig.fake.set_rate_limit(1, Duration::from_secs(2));
+    let invoked = case.call(ResumeSession, &inquiry.id, INVOCATION_DEADLINE).await;
+    rig.fake.disable_rate_limit();
+    assert_answer(&invoked, 200, None);
+    assert_bounded(&invoked, 3, Duration::from_secs(8));
+    assert!(invoked.elapsed >= Duration::from_secs(1), "the reset was waited for: {:?}", invoked.elapsed);
+    let resumes = case.requests(Op::Resume, &inquiry.id);
+    assert_eq!(resumes.iter().map(|(s, ..)| *s).collect::<Vec<_>>(), [Some(429), Some(200)]);
+    assert_eq!(resumes[0].1, resumes[1].1, "429s are never stored under a key: the same key is retried");
+}
+
+async fn rate_limit_with_a_long_reset_is_answered_at_once(rig: &Rig, functions: &Deployment) {
+    let case = new_case(rig, functions, "long429");
+    let inquiry = case.seed("pending");
+    rig.fake.set_rate_limit(1, Duration::from_secs(120));
+    let invoked = case.call(IssueLink, &inquiry.id, INVOCATION_DEADLINE).await;
+    rig.fake.disable_rate_limit();
+    assert_answer(&invoked, 429, Some("persona_rate_limited"));
+    assert_bounded(&invoked, 2, Duration::from_secs(3));
+    let retry_after: u64 = invoked.answer.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((100..=120).contains(&retry_after), "Retry-After {retry_after} from RateLimit-Reset");
+    assert_eq!(invoked.answer.body["persona_request_id"].as_str().map(|id| id.starts_with("req_")), Some(true));
+}
+
+async fn slower_than_the_deadline_is_a_504_before_it(rig: &Rig, functions: &Deployment) {
+    let case = new_case(rig, functions, "slow");
+    let inquiry = case.seed("pending");
+    let deadline = Duration::from_secs(2);
+    rig.fake.add_fault(Fault::new(Op::Get, FaultKind::Delay { delay_ms: 8_000 }));
+    let invoked = case.call(ResumeSession, &inquiry.id, deadline).await;
+    assert_answer(&invoked, 504, Some("persona_timeout"));
+    assert_bounded(&invoked, 1, deadline + Duration::from_millis(500));
+    assert!(invoked.outcome.latency < deadline, "answered before Lambda's deadline: {:?}", invoked.outcome.latency);
+
+    // A slow POST: the GET answers, the resume doesn't in time; nothing is handed out.
+    rig.fake.add_fault(Fault::new(Op::Resume, FaultKind::Delay { delay_ms: 8_000 }));
+    let invoked = case.call(IssueLink, &case.seed("expired").id, deadline).await;
+    assert_answer(&invoked, 504, Some("persona_timeout"));
+    assert_bounded(&invoked, 2, deadline + Duration::from_millis(500));
+    assert!(invoked.outcome.latency < deadline, "answered before Lambda's deadline: {:?}", invoked.outcome.latency);
+}
+
+async fn malformed_answers_are_502(rig: &Rig, functions: &Deployment) {
+    let case = new_case(rig, functions, "malformed");
+    let inquiry = case.seed("pending");
+    let bodies = [
+        None,
+        Some("<html><body>502 Bad Gateway</body></html>"),
+        Some(r#"{"data": {"id": "inq_x", "attributes": {"status": 5}}}"#),
+        Some(r#"{"data": null}"#),
+        Some(""),
+    ];
+    for body in bodies {
+        rig.fake.add_fault(Fault::new(Op::Get, FaultKind::Malformed { body: body.map(str::to_owned) }));
+        let invoked = case.call(ResumeSession, &inquiry.id, INVOCATION_DEADLINE).await;
+        assert_answer(&invoked, 502, Some("persona_error"));
+        // A 2xx that can't be read is not retried: the same bytes would come back.
+        assert_bounded(&invoked, 1, Duration::from_secs(2));
+        assert!(!invoked.answer.body.to_string().contains("html"), "never an upstream body verbatim");
+    }
+    // Garbage in answer to the link (a POST) is a 502 too, and no second link is asked for.
+    rig.fake.add_fault(Fault::new(Op::Link, FaultKind::Malformed { body: Some(r#"{"data": {}, "meta": {"#.into()) }));
+    let invoked = case.call(IssueLink, &inquiry.id, INVOCATION_DEADLINE).await;
+    assert_answer(&invoked, 502, Some("persona_error"));
+    assert_bounded(&invoked, 2, Duration::from_secs(2));
+    assert_eq!(case.requests(Op::Link, &inquiry.id).len(), 1);
+}
+
+async fn dropped_connections_retry_the_same_key(rig: &Rig, functions: &Deployment) {
+    let case = new_case(rig, functions, "drop");
+    let inquiry = case.seed("pending");
+    rig.fake.add_fault(Fault::new(Op::Get, FaultKind::Drop));
+    rig.fake.add_fault(Fault::new(Op::Link, FaultKind::Drop).times(2));
+    let invoked = case.call(IssueLink, &inquiry.id, INVOCATION_DEADLINE).await;
+    assert_answer(&invoked, 200, None);
+    assert_bounded(&invoked, 5, Duration::from_secs(5));
+    let links = case.requests(Op::Link, &inquiry.id);
+    assert_eq!(links.iter().map(|(s, ..)| *s).collect::<Vec<_>>(), [None, None, Some(200)]);
+    let key = format!("generate-one-time-link:{}:{}", inquiry.id, invoked.outcome.request_id);
+    assert!(links.iter().all(|(_, k, _)| k.as_deref() == Some(key.as_str())), "a lost answer keeps its key: {links:?}");
+
+    // Persona never answers at all: a bounded 502, not a hang.
+    rig.fake.add_fault(Fault::new(Op::Resume, FaultKind::Drop).times(50));
+    let invoked = case.call(ResumeSession, &inquiry.id, INVOCATION_DEADLINE).await;
+    rig.fake.clear_faults();
+    assert_answer(&invoked, 502, Some("persona_error"));
+    assert_bounded(&invoked, 1 + MAX_ATTEMPTS_PER_CALL as u64, Duration::from_secs(5));
+    let resumes = case.requests(Op::Resume, &inquiry.id);
+    assert_eq!(resumes.len(), MAX_ATTEMPTS_PER_CALL);
+    assert!(resumes.windows(2).all(|w| w[0].1 == w[1].1), "the same key throughout: {resumes:?}");
+}
+
+async fn a_dropped_create_answer_creates_one_inquiry(rig: &Rig, functions: &Deployment) {
+    let case = new_case(rig, functions, "lostcreate");
+    let old = case.seed("pending");
+    let latest = rig.fake.publish_version(&case.template.id).unwrap();
+    rig.fake.add_fault(Fault::new(Op::Create, FaultKind::DropAfterCommit));
+    let invoked = case.call(ResumeSession, &old.id, INVOCATION_DEADLINE).await;
+    assert_answer(&invoked, 200, None);
+    assert_eq!(invoked.answer.str("outcome"), Some("recreated"));
+    // GET, successor lookup, create (lost), create (replayed); the token comes from the create answer.
+    assert_bounded(&invoked, 4, Duration::from_secs(5));
+    let key = format!("recreate:{}:{latest}", old.id);
+    assert_eq!(case.creates_for_user(), [(None, Some(key.clone()), false), (Some(201), Some(key), true)]);
+    assert_eq!(case.inquiries_of_user(), 2, "the old inquiry and exactly one new one");
+
+    // The other function asks next: it finds the same replacement, creates nothing.
+    let again = case.call(IssueLink, &old.id, INVOCATION_DEADLINE).await;
+    assert_answer(&again, 200, None);
+    assert_eq!(again.answer.str("inquiry_id"), invoked.answer.str("inquiry_id"));
+    assert_eq!(case.creates_for_user().len(), 2);
+    assert_eq!(case.inquiries_of_user(), 2);
+}
+
+async fn the_invocation_budget_caps_a_long_bad_day(rig: &Rig, functions: &Deployment) {
+    let case = new_case(rig, functions, "budget");
+    let old = case.seed("pending");
+    let latest = rig.fake.publish_version(&case.template.id).unwrap();
+    // Every step fails three times before it would succeed: 1 + 4 + 4 + 4 = 13 requests > 12.
+    rig.fake.add_fault(Fault::new(Op::List, FaultKind::Status { status: 503 }).times(3));
+    rig.fake.add_fault(Fault::new(Op::Create, FaultKind::Status { status: 500 }).times(3));
+    rig.fake.add_fault(Fault::new(Op::Link, FaultKind::Status { status: 502 }).times(3));
+    let invoked = case.call(IssueLink, &old.id, INVOCATION_DEADLINE).await;
+    rig.fake.clear_faults();
+    assert_answer(&invoked, 502, Some("persona_error"));
+    assert_bounded(&invoked, MAX_REQUESTS_PER_INVOCATION, Duration::from_secs(10));
+    // The create walked the key sequence and succeeded once; the next invocation converges on it.
+    let creates = case.creates_for_user();
+    let key = format!("recreate:{}:{latest}", old.id);
+    let keys: Vec<_> = creates.iter().map(|(s, k, _)| (*s, k.clone().unwrap())).collect();
+    assert_eq!(
+        keys,
+        [
+            (Some(500), key.clone()),
+            (Some(500), format!("{key}:2")),
+            (Some(500), format!("{key}:3")),
+            (Some(201), format!("{key}:4"))
+        ]
+    );
+    let again = case.call(ResumeSession, &old.id, INVOCATION_DEADLINE).await;
+    assert_answer(&again, 200, None);
+    assert_eq!(again.answer.str("outcome"), Some("recreated"));
+    assert_eq!(case.inquiries_of_user(), 2, "the old inquiry and exactly one new one");
+}
+
+async fn answers_cut_mid_response_retry_the_same_key(rig: &Rig) {
+    let proxy = CuttingProxy::start(rig.fake.addr(), "/resume", 600).await.unwrap();
+    let functions = rig.deploy(&[("PERSONA_API_BASE_URL", &proxy.base_url())]).await.unwrap();
+    let case = new_case(rig, &functions, "cut");
+    let inquiry = case.seed("pending");
+    proxy.arm(2);
+    let invoked = case.call(ResumeSession, &inquiry.id, INVOCATION_DEADLINE).await;
+    assert_eq!(proxy.cuts_done(), 2);
+    assert_answer(&invoked, 200, None);
+    assert_bounded(&invoked, 4, Duration::from_secs(5));
+    let resumes = case.requests(Op::Resume, &inquiry.id);
+    assert_eq!(resumes.len(), 3, "{resumes:?}");
+    assert!(resumes.windows(2).all(|w| w[0].1 == w[1].1), "the same key throughout: {resumes:?}");
+    assert_eq!(resumes.iter().filter(|(.., replayed)| *replayed).count(), 2, "Persona replays the stored answer");
+    drop(functions);
+}
