@@ -26,6 +26,20 @@ async fn received(server: &MockServer) -> Vec<Request> {
     server.received_requests().await.unwrap_or_default()
 }
 
+/// Resumes against a server that first answers `failure` `times` times; the idempotency keys sent, in order.
+async fn resume_keys_after(failure: ResponseTemplate, times: u64) -> Vec<String> {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(failure).up_to_n_times(times).mount(&server).await;
+    Mock::given(method("POST"))
+        .respond_with(persona_json(resume_document(inquiry("inq_1", "pending", None, "v"), "tok")))
+        .mount(&server)
+        .await;
+    let state = state(&server.uri(), &[]);
+    let mut inv = invocation(Duration::from_secs(5));
+    state.persona.resume(&mut inv, "inq_1", KeySequence::per_invocation("resume", "inq_1", "r1")).await.unwrap();
+    received(&server).await.iter().map(|r| r.headers["idempotency-key"].to_str().unwrap().to_owned()).collect()
+}
+
 #[tokio::test]
 async fn get_inquiry_is_authenticated_versioned_and_includes_the_template() {
     let server = MockServer::start().await;
@@ -244,34 +258,14 @@ async fn a_short_rate_limit_is_waited_out() {
 
 #[tokio::test]
 async fn a_5xx_answer_moves_to_the_next_key() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(errors(503)).up_to_n_times(2).mount(&server).await;
-    Mock::given(method("POST"))
-        .respond_with(persona_json(resume_document(inquiry("inq_1", "pending", None, "v"), "tok")))
-        .mount(&server)
-        .await;
-    let state = state(&server.uri(), &[]);
-    let mut inv = invocation(Duration::from_secs(5));
-    state.persona.resume(&mut inv, "inq_1", KeySequence::per_invocation("resume", "inq_1", "r1")).await.unwrap();
-    let keys: Vec<String> =
-        received(&server).await.iter().map(|r| r.headers["idempotency-key"].to_str().unwrap().to_owned()).collect();
+    let keys = resume_keys_after(errors(503), 2).await;
     assert_eq!(keys, vec!["resume:inq_1:r1", "resume:inq_1:r1:2", "resume:inq_1:r1:3"]);
 }
 
 #[tokio::test]
 async fn a_5xx_from_something_in_front_of_persona_retries_the_same_key_once() {
     // No Request-Id: a proxy or load balancer answered, and Persona may have committed the request.
-    let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(ResponseTemplate::new(502)).up_to_n_times(2).mount(&server).await;
-    Mock::given(method("POST"))
-        .respond_with(persona_json(resume_document(inquiry("inq_1", "pending", None, "v"), "tok")))
-        .mount(&server)
-        .await;
-    let state = state(&server.uri(), &[]);
-    let mut inv = invocation(Duration::from_secs(5));
-    state.persona.resume(&mut inv, "inq_1", KeySequence::per_invocation("resume", "inq_1", "r1")).await.unwrap();
-    let keys: Vec<String> =
-        received(&server).await.iter().map(|r| r.headers["idempotency-key"].to_str().unwrap().to_owned()).collect();
+    let keys = resume_keys_after(ResponseTemplate::new(502), 2).await;
     assert_eq!(keys, vec!["resume:inq_1:r1", "resume:inq_1:r1", "resume:inq_1:r1:2"]);
 }
 

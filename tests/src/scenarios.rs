@@ -39,11 +39,13 @@ pub fn all() -> Vec<(&'static str, Scenario)> {
 
 const LATEST_ONLY: u32 = 1;
 
-fn new_template(rig: &Rig) -> Template {
+/// A fresh template with one published version.
+pub fn new_template(rig: &Rig) -> Template {
     rig.fake.create_template(NewTemplate { versions: Some(LATEST_ONLY), ..NewTemplate::default() }).unwrap()
 }
 
-fn seed(rig: &Rig, template: &Template, status: &str, owner: Option<&str>) -> Inquiry {
+/// Plants an inquiry pinned to the template's latest version.
+pub fn seed(rig: &Rig, template: &Template, status: &str, owner: Option<&str>) -> Inquiry {
     rig.fake
         .seed_inquiry(SeedInquiry {
             template_id: template.id.clone(),

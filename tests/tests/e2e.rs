@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use integration_tests::fake_persona::{NewTemplate, SeedInquiry, DEFAULT_API_KEY};
+use integration_tests::fake_persona::DEFAULT_API_KEY;
 use integration_tests::prism::{prism_bin, running_in_ci};
 use integration_tests::rig::{http_api_event, Rig};
 use integration_tests::runtime_api::{FunctionOptions, FunctionProcess};
@@ -67,16 +67,8 @@ async fn release_binaries_end_to_end() {
 /// One JSON object per line, an invocation line per call, and never a key, token or link.
 async fn logs_carry_no_credentials(rig: &Rig) {
     let functions = rig.deploy(&[]).await.unwrap();
-    let template = rig.fake.create_template(NewTemplate::default()).unwrap();
-    let inquiry = rig
-        .fake
-        .seed_inquiry(SeedInquiry {
-            template_id: template.id.clone(),
-            status: Some("pending".into()),
-            reference_id: Some("log-user".into()),
-            ..SeedInquiry::default()
-        })
-        .unwrap();
+    let template = scenarios::new_template(rig);
+    let inquiry = scenarios::seed(rig, &template, "pending", Some("log-user"));
     let link = functions.call(IssueLink, http_api_event(IssueLink, Some(&inquiry.id), Some("log-user"), None)).await;
     let session =
         functions.call(ResumeSession, http_api_event(ResumeSession, Some(&inquiry.id), Some("log-user"), None)).await;
@@ -126,16 +118,8 @@ fn functions_processes(deployment: integration_tests::rig::Deployment) -> Deploy
 /// secret after the 401 and succeeds.
 async fn a_rotated_key_is_picked_up(rig: &Rig) {
     let functions = rig.deploy(&[]).await.unwrap();
-    let template = rig.fake.create_template(NewTemplate::default()).unwrap();
-    let inquiry = rig
-        .fake
-        .seed_inquiry(SeedInquiry {
-            template_id: template.id.clone(),
-            status: Some("pending".into()),
-            reference_id: Some("rotating-user".into()),
-            ..SeedInquiry::default()
-        })
-        .unwrap();
+    let template = scenarios::new_template(rig);
+    let inquiry = scenarios::seed(rig, &template, "pending", Some("rotating-user"));
     let call =
         || functions.call(ResumeSession, http_api_event(ResumeSession, Some(&inquiry.id), Some("rotating-user"), None));
     assert_eq!(call().await.status, 200);
