@@ -28,9 +28,21 @@ impl AppState {
         Self::from_config(Config::from_env()?).await
     }
 
+    /// The secret read (network) and the HTTP client build (root certificates from disk, parsed: CPU) don't
+    /// depend on each other, so they overlap: the client is built on a blocking thread meanwhile.
     pub async fn from_config(config: Config) -> Result<Self, StartupError> {
+        let http = tokio::task::spawn_blocking(PersonaClient::http_client);
         let keys = KeyStore::load(&config.api_key_source, None).await?;
-        Self::with_keys(config, keys, RetryPolicy::default())
+        let http = http.await.map_err(|e| StartupError::Client(format!("could not build the HTTP client: {e}")))?;
+        let persona = PersonaClient::with_http(
+            http.map_err(StartupError::Client)?,
+            &config.persona_api_base_url,
+            &config.persona_version,
+            keys,
+            RetryPolicy::default(),
+        )
+        .map_err(StartupError::Client)?;
+        Ok(Self { config, persona })
     }
 
     /// For tests and callers that bring their own key store or retry policy.

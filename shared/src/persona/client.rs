@@ -47,7 +47,13 @@ struct Answer {
 
 impl PersonaClient {
     pub fn new(base_url: &Url, persona_version: &str, keys: KeyStore, retry: RetryPolicy) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
+        Self::with_http(Self::http_client()?, base_url, persona_version, keys, retry)
+    }
+
+    /// The HTTP client alone: the costly part of [`PersonaClient::new`] (it reads and parses the platform's root
+    /// certificates), and blocking, so a cold start can build it on a blocking thread while the secret is read.
+    pub fn http_client() -> Result<reqwest::Client, String> {
+        reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .connect_timeout(Duration::from_secs(3))
             // Persona closes idle connections; Lambda may freeze us for longer. A stale connection shows up as a
@@ -57,7 +63,17 @@ impl PersonaClient {
             // Never follow a redirect with our bearer key.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| format!("could not build the HTTP client: {e}"))?;
+            .map_err(|e| format!("could not build the HTTP client: {e}"))
+    }
+
+    /// A client around an HTTP client from [`PersonaClient::http_client`].
+    pub fn with_http(
+        http: reqwest::Client,
+        base_url: &Url,
+        persona_version: &str,
+        keys: KeyStore,
+        retry: RetryPolicy,
+    ) -> Result<Self, String> {
         let mut base_url = base_url.clone();
         if !base_url.path().ends_with('/') {
             let path = format!("{}/", base_url.path());

@@ -1,0 +1,163 @@
+//! `bench`: is persona-resume fast and small? One command (README, "Benchmark"):
+//!
+//! ```sh
+//! cargo run --profile rig -p integration-tests --bin bench
+//! ```
+//!
+//! builds both functions and two floors with the release profile — `bare-floor` (a `lambda_http` hello world)
+//! and `secret-floor` (that plus one Secrets Manager read at cold start) — then drives each binary through the
+//! Lambda Runtime API with moto holding the secret and the fake Persona answering, and reports cold start,
+//! first and warm invocation latency, the function's own overhead (latency minus the fake's handling time of
+//! that invocation's calls), peak RSS, binary and package size, and Persona calls per decision-table row, with
+//! PASS/FAIL against the targets of issue #6. The table goes to stdout and `bench/results.md`.
+//!
+//! Flags: `--no-build` (measure what is in `target/release`), `--cold N` (fresh processes per binary, default
+//! 10), `--warm N` (warm invocations per binary, default 1500), `--out PATH`, `--label TEXT` (a note in the
+//! results, e.g. the profile variant being tried).
+
+mod build;
+mod calls;
+mod measure;
+mod report;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use integration_tests::error::Result;
+use integration_tests::fake_persona::{FakeConfig, FakePersona, SeedInquiry, DEFAULT_API_KEY};
+use integration_tests::moto::Moto;
+use integration_tests::paths::{release_binary, workspace_root};
+use integration_tests::rig::http_api_event;
+use integration_tests::runtime_api::{FunctionOptions, FunctionProcess};
+use persona_resume::Endpoint;
+use serde_json::json;
+
+use crate::measure::Subject;
+
+struct Args {
+    build: bool,
+    cold: usize,
+    warm: usize,
+    out: PathBuf,
+    label: Option<String>,
+}
+
+fn args() -> Result<Args> {
+    let mut args =
+        Args { build: true, cold: 10, warm: 1500, out: workspace_root().join("bench/results.md"), label: None };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--no-build" => args.build = false,
+            "--cold" => args.cold = value("--cold")?.parse::<usize>()?.max(1),
+            "--warm" => args.warm = value("--warm")?.parse::<usize>()?.max(1),
+            "--out" => args.out = PathBuf::from(value("--out")?),
+            "--label" => args.label = Some(value("--label")?),
+            "-h" | "--help" => {
+                println!("usage: bench [--no-build] [--cold N] [--warm N] [--out PATH] [--label TEXT]");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other:?} (try --help)").into()),
+        }
+    }
+    Ok(args)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let args = args()?;
+    let started = Instant::now();
+    let load_before = report::loadavg();
+    let build_time = if args.build { Some(build::build_all()?) } else { None };
+
+    let scratch = std::env::temp_dir().join(format!("persona-resume-bench-{}", std::process::id()));
+    let names = [build::FUNCTIONS[0], build::FUNCTIONS[1], build::FLOORS[0], build::FLOORS[1]];
+    let artifacts = names.iter().map(|name| build::measure(name, &scratch)).collect::<Result<Vec<_>>>()?;
+    let _ = std::fs::remove_dir_all(&scratch);
+
+    eprintln!("bench: starting moto and the fake Persona");
+    let moto = Moto::start().await?;
+    let secret_arn =
+        moto.create_secret("persona-resume/bench", &json!({"api_key": DEFAULT_API_KEY}).to_string()).await?;
+    // The responses' contract is the e2e suite's business; here the fake should cost as little as it can.
+    let fake = FakePersona::start(FakeConfig { contract_check: false, ..FakeConfig::default() });
+    let current = calls::current_template(&fake)?;
+    let owner = "bench-user-hot";
+    let pending = || -> Result<String> {
+        let seed = SeedInquiry {
+            template_id: current.id.clone(),
+            status: Some("pending".into()),
+            reference_id: Some(owner.into()),
+            ..SeedInquiry::default()
+        };
+        Ok(fake.seed_inquiry(seed)?.id)
+    };
+
+    let mut env = moto.function_env();
+    env.push(("PERSONA_API_KEY_SECRET_ID".into(), secret_arn));
+    env.push(("PERSONA_API_BASE_URL".into(), fake.base_url()));
+    let options = |name: &str, extra: &[(&str, &str)]| -> Result<FunctionOptions> {
+        let extra = extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        Ok(FunctionOptions::new(release_binary(name)?).function_name(name).envs(env.clone()).envs(extra))
+    };
+    let subject = |name: &str, endpoint: Endpoint, calls_persona: bool| -> Result<Subject<'_>> {
+        let pending = &pending;
+        Ok(Subject {
+            name: name.to_owned(),
+            options: options(name, &[])?,
+            event: Box::new(move || {
+                let id = if calls_persona { pending()? } else { "inq_FloorsCallNobody".to_owned() };
+                Ok(http_api_event(endpoint, Some(&id), Some(owner), None))
+            }),
+            calls_persona,
+        })
+    };
+    let subjects = vec![
+        subject("issue-link", Endpoint::IssueLink, true)?,
+        subject("resume-session", Endpoint::ResumeSession, true)?,
+        subject("bare-floor", Endpoint::IssueLink, false)?,
+        subject("secret-floor", Endpoint::IssueLink, false)?,
+    ];
+
+    eprintln!("bench: {} cold starts per binary", args.cold);
+    let (mut results, kept) = measure::cold_and_first(&subjects, &fake, args.cold).await?;
+    for ((process, subject), result) in kept.iter().zip(&subjects).zip(results.iter_mut()) {
+        eprintln!("bench: {} warm invocations of {}", args.warm, subject.name);
+        measure::warm(process, subject, &fake, args.warm, result).await?;
+    }
+
+    eprintln!("bench: Persona calls per decision-table row");
+    let me_env = [("PERSONA_INQUIRY_TEMPLATE_ID", current.id.as_str()), ("TEMPLATE_CHECK_UNAVAILABLE", "reject")];
+    let me_issue_link = FunctionProcess::spawn_with(options("issue-link", &me_env)?).await?;
+    let me_resume_session = FunctionProcess::spawn_with(options("resume-session", &me_env)?).await?;
+    me_issue_link.cold_start().await?;
+    me_resume_session.cold_start().await?;
+    let functions = calls::Functions {
+        issue_link: &kept[0],
+        resume_session: &kept[1],
+        me_issue_link: &me_issue_link,
+        me_resume_session: &me_resume_session,
+    };
+    let rows = calls::decision_table(&fake, &functions, &current).await?;
+
+    let load_after = report::loadavg();
+    let run = report::Run {
+        label: args.label,
+        build_time,
+        runtime: started.elapsed(),
+        load_before,
+        load_after,
+        cold_rounds: args.cold,
+        warm_count: args.warm,
+    };
+    let text = report::render(&run, &subjects, &results, &artifacts, &rows);
+    println!("{text}");
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.out, &text)?;
+    eprintln!("bench: written to {} in {:.0?}", args.out.display(), started.elapsed());
+    drop(kept);
+    Ok(())
+}
