@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs both functions locally: `cargo lambda watch` on http://127.0.0.1:${WATCH_PORT:-9001}, in front of the fake
 # Persona with its demo data on port ${FAKE_PERSONA_PORT:-9000} — or of Persona's sandbox when PERSONA_API_KEY is
-# set. Installs cargo-lambda (PyPI, pinned) into .venv-tools/cargo-lambda when it is missing. Ctrl-C stops all.
+# set. Installs cargo-lambda (PyPI, pinned) into .venv-tools (the tools venv of ci/check-template.sh) when it is
+# missing. Ctrl-C stops all.
 set -euo pipefail
 
 CARGO_LAMBDA_VERSION="1.9.2"
@@ -10,10 +11,10 @@ cd "${repo_root}"
 watch_port="${WATCH_PORT:-9001}"
 fake_port="${FAKE_PERSONA_PORT:-9000}"
 
-venv="${repo_root}/.venv-tools/cargo-lambda"
+venv="${repo_root}/.venv-tools"
 if ! command -v cargo-lambda >/dev/null && [[ ! -x "${venv}/bin/cargo-lambda" ]]; then
     echo "dev: installing cargo-lambda ${CARGO_LAMBDA_VERSION} into ${venv}"
-    python3 -m venv "${venv}"
+    [[ -x "${venv}/bin/python" ]] || python3 -m venv "${venv}"
     "${venv}/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==${CARGO_LAMBDA_VERSION}"
 fi
 [[ -x "${venv}/bin/cargo-lambda" ]] && export PATH="${venv}/bin:${PATH}"
