@@ -61,15 +61,13 @@ impl<'a> InvocationMetrics<'a> {
     }
 }
 
-/// Writes the EMF line to stdout (where Lambda's log capture picks it up), in one write.
+/// Writes the EMF line to stdout, where Lambda's log capture picks it up (`println!` writes one whole line, and
+/// the test harness captures it).
 pub fn emit(metrics: &InvocationMetrics<'_>) {
-    use std::io::Write;
     let timestamp_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis() as u64);
-    let mut line = metrics.to_emf(timestamp_ms).to_string();
-    line.push('\n');
-    let _ = std::io::stdout().lock().write_all(line.as_bytes());
+    println!("{}", metrics.to_emf(timestamp_ms));
 }
 
 #[cfg(test)]
