@@ -403,3 +403,24 @@ def test_pinned_cfn_lint_catches_planted_errors(tmp_path, name, old, new, rule):
     res = _lint(planted)
     assert res.returncode != 0, f"cfn-lint passed a template with a bogus {name}:\n{res.stdout}"
     assert rule in res.stdout, res.stdout
+
+
+# ------------------------------------------------------------------------------------------------ alarms
+def test_alarms_watch_the_metrics_the_functions_emit(tpl):
+    """Each function has a 5xx alarm and an upstream-error alarm on the EMF metrics that shared/src/metrics.rs
+    writes (same namespace, metric names and Function dimension), notifying the optional SNS topic."""
+    metrics_rs = (REPO / "shared" / "src" / "metrics.rs").read_text(encoding="utf-8")
+    namespace = re.search(r'pub const NAMESPACE: &str = "(\w+)";', metrics_rs).group(1)
+    alarms = [v["Properties"] for v in tpl["Resources"].values() if v["Type"] == "AWS::CloudWatch::Alarm"]
+    watched = set()
+    for alarm in alarms:
+        assert alarm["Namespace"] == namespace
+        assert f'count("{alarm["MetricName"]}")' in metrics_rs, f'{alarm["MetricName"]} is not emitted'
+        (dimension,) = alarm["Dimensions"]
+        assert dimension["Name"] == "Function" and dimension["Value"] in bin_names()
+        assert alarm["TreatMissingData"] == "notBreaching"
+        cond, with_topic, without = unwrap_if(alarm["AlarmActions"])
+        assert cond == "HasAlarmTopic" and with_topic == [{"Ref": "AlarmTopicArn"}] and is_no_value(without)
+        watched.add((dimension["Value"], alarm["MetricName"]))
+    assert watched == {(fn, m) for fn in bin_names() for m in ("Http5xx", "UpstreamErrors")}
+    assert tpl["Parameters"]["AlarmTopicArn"]["Default"] == ""
