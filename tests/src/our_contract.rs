@@ -18,6 +18,7 @@ use jsonschema::{Draft, Validator};
 use persona_resume::Endpoint;
 use serde_json::Value;
 
+use crate::fake_persona::contract::{escape_pointer, pointer_fragment};
 use crate::rig::Answer;
 
 /// `openapi.yaml` at the repository root.
@@ -155,23 +156,6 @@ impl std::fmt::Debug for OurContract {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OurContract").finish_non_exhaustive()
     }
-}
-
-fn escape_pointer(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
-}
-
-/// Percent-encodes a JSON pointer for use as a URI fragment (`{inquiry_id}` -> `%7Binquiry_id%7D`).
-fn pointer_fragment(pointer: &str) -> String {
-    let mut out = String::with_capacity(pointer.len());
-    for byte in pointer.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 impl OurContract {

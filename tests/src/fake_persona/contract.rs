@@ -53,12 +53,13 @@ impl std::fmt::Debug for ContractChecker {
     }
 }
 
-fn escape_pointer(segment: &str) -> String {
+/// Escapes one JSON pointer segment (RFC 6901).
+pub(crate) fn escape_pointer(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
 }
 
 /// Percent-encodes a JSON pointer for use as a URI fragment (`{inquiry-id}` -> `%7Binquiry-id%7D`).
-fn pointer_fragment(pointer: &str) -> String {
+pub(crate) fn pointer_fragment(pointer: &str) -> String {
     let mut out = String::with_capacity(pointer.len());
     for byte in pointer.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&byte) {
