@@ -46,8 +46,13 @@ pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
             async move {
                 match call {
                     Ok(response) => response.await,
-                    // Not an API Gateway event: no HTTP answer is possible, report an invocation error.
-                    Err(error) => Err(lambda_http::Error::from(format!("not an API Gateway proxy event: {error}"))),
+                    // Not an API Gateway event: no HTTP answer is possible, report an invocation error. Only the
+                    // position: serde's message may quote the payload, which can hold personal data.
+                    Err(error) => Err(lambda_http::Error::from(format!(
+                        "not an API Gateway proxy event (line {}, column {})",
+                        error.line(),
+                        error.column()
+                    ))),
                 }
             }
         },

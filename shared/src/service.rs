@@ -257,7 +257,7 @@ impl ResumeService<'_> {
                     .persona
                     .create_inquiry(inv, &body, KeySequence::recreate(&outdated.id, latest_version))
                     .await
-                    .map_err(|e| on_inquiry(e, None))?;
+                    .map_err(on_create)?;
                 (created.data.id, created.data.attributes.status, created.meta.session_token)
             }
         };
@@ -299,7 +299,7 @@ impl ResumeService<'_> {
             .persona
             .create_inquiry(inv, &body, KeySequence::create(template_id, owner))
             .await
-            .map_err(|e| on_inquiry(e, None))?;
+            .map_err(on_create)?;
         inv.inquiry_id = Some(created.data.id.clone());
         let status = created.data.attributes.status;
         let access =
@@ -391,6 +391,25 @@ impl ResumeService<'_> {
                 false
             }
         }
+    }
+}
+
+/// Gives a failed create its meaning. Any 4xx there is ours to fix, not the caller's: an unknown template (404), or
+/// the same idempotency key with another body (409; e.g. `PERSONA_REDIRECT_URI` changed while a key was live).
+fn on_create(error: UpstreamError) -> Error {
+    match error {
+        UpstreamError::Rejected { status, request_id } => {
+            tracing::error!(
+                status,
+                persona_request_id = request_id.as_deref(),
+                "Persona refused to create the inquiry"
+            );
+            Error::PersonaError {
+                detail: format!("Persona refused to create the inquiry ({status})"),
+                persona_request_id: request_id,
+            }
+        }
+        other => on_inquiry(other, None),
     }
 }
 

@@ -258,6 +258,13 @@ async fn recreate_without_reference_id_converges_by_key(rig: &Rig) {
     assert_eq!(resumed.str("inquiry_id"), Some(new_id.as_str()), "both functions converge on one inquiry");
     assert!(resumed.str("session_token").is_some());
     assert_eq!(inquiries_of(rig, &template).len(), 2);
+
+    // The same key with another body (PERSONA_REDIRECT_URI changed while the key is live): Persona refuses it
+    // (409), which is the operator's to fix, not the caller's, and never a second inquiry.
+    let changed =
+        rig.deploy(&[("AUTH_MODE", "iam"), ("PERSONA_REDIRECT_URI", "https://app.example.com/changed")]).await.unwrap();
+    assert_problem(&changed.call(IssueLink, iam(IssueLink)).await, 502, "persona_error");
+    assert_eq!(inquiries_of(rig, &template).len(), 2);
 }
 
 async fn superseded_inquiry_is_expired_when_asked(rig: &Rig) {
