@@ -74,6 +74,7 @@ fn log_invocation(
     let persona_request_ids = inv.request_ids().join(",");
     let upstream_ms = inv.upstream_time().as_secs_f64() * 1000.0;
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    // For the metrics an error's outcome is its code; the log line says `outcome: "error"` plus the code.
     let (outcome, template_check) = match result {
         Ok(resolution) => (resolution.outcome.as_str(), resolution.template_check.as_str()),
         Err(error) => (classify(error).1, "none"),
@@ -94,8 +95,8 @@ fn log_invocation(
             function = endpoint.function_name(),
             lambda_request_id = %inv.lambda_request_id,
             status,
-            outcome = resolution.outcome.as_str(),
-            template_check = resolution.template_check.as_str(),
+            outcome,
+            template_check,
             inquiry_id = %resolution.inquiry_id,
             previous_inquiry_id = resolution.previous_inquiry_id.as_deref(),
             superseded_expired = resolution.superseded_expired,
@@ -106,14 +107,13 @@ fn log_invocation(
             cold_start,
             "invocation"
         ),
-        Err(error) => {
-            let (_, code, _) = classify(error);
+        Err(_) => {
             tracing::info!(
                 function = endpoint.function_name(),
                 lambda_request_id = %inv.lambda_request_id,
                 status,
                 outcome = "error",
-                error_code = code,
+                error_code = outcome,
                 inquiry_id = inv.inquiry_id.as_deref(),
                 upstream_calls = inv.calls.len(),
                 upstream_ms,

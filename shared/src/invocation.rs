@@ -52,10 +52,6 @@ impl Invocation {
         Self::new(lambda_request_id, now + budget(lambda_deadline, SystemTime::now()))
     }
 
-    pub fn deadline(&self) -> Instant {
-        self.deadline
-    }
-
     pub fn remaining(&self) -> Duration {
         self.deadline.saturating_duration_since(Instant::now())
     }

@@ -229,33 +229,31 @@ impl PersonaClient {
             .await;
             let duration = started.elapsed();
 
-            let (status, headers, body_bytes) = match outcome {
-                Err(_) => {
+            let answer = match outcome {
+                Ok(Ok(answer)) => Ok(answer),
+                Ok(Err(error)) => {
+                    Err(UpstreamError::Unavailable { detail: describe_transport_error(&error), request_id: None })
+                }
+                Err(_elapsed) => Err(UpstreamError::Timeout),
+            };
+            let (status, headers, body_bytes) = match answer {
+                Ok(answer) => answer,
+                // A lost answer (timeout, connection error): the same key is retried.
+                Err(failure) => {
                     inv.record(UpstreamCall { operation, status: None, duration, request_id: None });
                     tracing::warn!(
                         operation,
                         attempt,
                         elapsed_ms = duration.as_millis() as u64,
-                        "persona call timed out"
+                        error = %failure,
+                        "persona call got no answer"
                     );
-                    last_failure = UpstreamError::Timeout;
-                    // A lost answer: the same key is retried, below.
+                    last_failure = failure;
                     if !self.pause_before_retry(inv, attempt, None).await {
                         return Err(last_failure);
                     }
                     continue;
                 }
-                Ok(Err(error)) => {
-                    inv.record(UpstreamCall { operation, status: None, duration, request_id: None });
-                    let detail = describe_transport_error(&error);
-                    tracing::warn!(operation, attempt, error = %detail, "persona call failed without an answer");
-                    last_failure = UpstreamError::Unavailable { detail, request_id: None };
-                    if !self.pause_before_retry(inv, attempt, None).await {
-                        return Err(last_failure);
-                    }
-                    continue;
-                }
-                Ok(Ok(answer)) => answer,
             };
 
             let request_id = header_str(&headers, "request-id").map(str::to_owned);
