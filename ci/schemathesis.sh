@@ -14,7 +14,7 @@
 #
 # Prerequisites: cargo, python3 (>= 3.9, with venv), network access to PyPI on the first run. Installs, when
 # missing: Schemathesis and openapi-spec-validator (pinned below) into .venv-tools/schemathesis, and
-# cargo-lambda (pinned) into .venv-tools/cargo-lambda unless one is found in .venv-tools/bin or on PATH.
+# cargo-lambda (pinned) when none is found (ci/setup-cargo-lambda.sh).
 # Builds the fake Persona and both functions (debug) in the workspace's target dir.
 #
 # Environment: SCHEMATHESIS_MAX_EXAMPLES (default 250, per operation), SCHEMATHESIS_SEED (default: random,
@@ -24,7 +24,6 @@ set -euo pipefail
 
 SCHEMATHESIS_VERSION="4.32.5"
 OPENAPI_SPEC_VALIDATOR_VERSION="0.9.0"
-CARGO_LAMBDA_VERSION="1.9.2"
 API_KEY="persona_sandbox_fake_key_0001"
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -50,21 +49,7 @@ if [[ "${have_st}" != "${SCHEMATHESIS_VERSION}" || "${have_osv}" != "${OPENAPI_S
         "schemathesis==${SCHEMATHESIS_VERSION}" "openapi-spec-validator==${OPENAPI_SPEC_VALIDATOR_VERSION}"
 fi
 
-cargo_lambda=""
-for candidate in "${repo_root}/.venv-tools/bin/cargo-lambda" "${repo_root}/.venv-tools/cargo-lambda/bin/cargo-lambda" \
-    "$(command -v cargo-lambda || true)"; do
-    if [[ -n "${candidate}" && -x "${candidate}" ]]; then
-        cargo_lambda="${candidate}"
-        break
-    fi
-done
-if [[ -z "${cargo_lambda}" ]]; then
-    log "installing cargo-lambda==${CARGO_LAMBDA_VERSION} into .venv-tools/cargo-lambda"
-    "${python}" -m venv "${repo_root}/.venv-tools/cargo-lambda"
-    "${repo_root}/.venv-tools/cargo-lambda/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "cargo-lambda==${CARGO_LAMBDA_VERSION}"
-    cargo_lambda="${repo_root}/.venv-tools/cargo-lambda/bin/cargo-lambda"
-fi
+cargo_lambda="$(bash "${repo_root}/ci/setup-cargo-lambda.sh")"
 log "$("${cargo_lambda}" lambda --version), schemathesis ${SCHEMATHESIS_VERSION}"
 
 # --- the spec itself -----------------------------------------------------------------------------------------

@@ -1,23 +1,15 @@
 #!/usr/bin/env bash
 # Runs both functions locally: `cargo lambda watch` on http://127.0.0.1:${WATCH_PORT:-9001}, in front of the fake
 # Persona with its demo data on port ${FAKE_PERSONA_PORT:-9000} — or of Persona's sandbox when PERSONA_API_KEY is
-# set. Installs cargo-lambda (PyPI, pinned) into .venv-tools (the tools venv of ci/check-template.sh) when it is
-# missing. Ctrl-C stops all.
+# set. Installs cargo-lambda (PyPI, pinned) when it is missing (ci/setup-cargo-lambda.sh). Ctrl-C stops all.
 set -euo pipefail
 
-CARGO_LAMBDA_VERSION="1.9.2"
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${repo_root}"
 watch_port="${WATCH_PORT:-9001}"
 fake_port="${FAKE_PERSONA_PORT:-9000}"
 
-venv="${repo_root}/.venv-tools"
-if ! command -v cargo-lambda >/dev/null && [[ ! -x "${venv}/bin/cargo-lambda" ]]; then
-    echo "dev: installing cargo-lambda ${CARGO_LAMBDA_VERSION} into ${venv}"
-    [[ -x "${venv}/bin/python" ]] || python3 -m venv "${venv}"
-    "${venv}/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==${CARGO_LAMBDA_VERSION}"
-fi
-[[ -x "${venv}/bin/cargo-lambda" ]] && export PATH="${venv}/bin:${PATH}"
+cargo_lambda="$(bash ci/setup-cargo-lambda.sh)"
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "${pid}" 2>/dev/null || true; done; }
@@ -46,6 +38,6 @@ fi
 export AUTH_MODE=iam
 echo "dev: serving issue-link and resume-session on http://127.0.0.1:${watch_port} — try:"
 echo "  curl -s -X POST http://127.0.0.1:${watch_port}/inquiries/inq_DemoPending0001/one-time-link"
-cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "${watch_port}" &
+"${cargo_lambda}" lambda watch --invoke-address 127.0.0.1 --invoke-port "${watch_port}" &
 pids+=("$!")
 wait "${pids[-1]}"
