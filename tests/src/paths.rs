@@ -1,4 +1,4 @@
-//! Where things are: the workspace, its target directory, the release binaries, the team folder.
+//! Where things are: the workspace, its target directory, the release binaries, Persona's vendored OpenAPI files.
 
 use std::path::{Path, PathBuf};
 
@@ -9,9 +9,12 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent directory").to_path_buf()
 }
 
-/// The team folder that sits beside the repository (`<repo>/../shared`), holding Persona's OpenAPI files.
-pub fn team_shared_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+/// Persona's OpenAPI versions vendored in the repository (`persona-openapi/<version>/`).
+pub const PERSONA_SPEC_VERSIONS: [&str; 2] = ["2025-12-08", "2023-01-05"];
+
+/// Persona's bundled OpenAPI file of one API version, vendored at `<repo>/persona-openapi/<version>/`.
+pub fn persona_spec(version: &str) -> PathBuf {
+    workspace_root().join("persona-openapi").join(version).join("openapi-bundled.json")
 }
 
 /// Cargo's target directory: `CARGO_TARGET_DIR` when set (relative to the workspace root), else the

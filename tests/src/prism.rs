@@ -3,7 +3,7 @@
 //!
 //! Install: `npm ci` at the repository root (`package.json` pins `@stoplight/prism-cli`). The
 //! executable is `PRISM_BIN` if set, else `<repo>/node_modules/.bin/prism`. The spec is
-//! `PERSONA_OPENAPI_SPEC` if set, else `<repo>/../shared/persona-openapi/2025-12-08/openapi-bundled.json`.
+//! `PERSONA_OPENAPI_SPEC` if set, else the vendored `<repo>/persona-openapi/2025-12-08/openapi-bundled.json`.
 //!
 //! What Prism does with `--errors` (observed with prism-cli 5.14.2 on this spec):
 //! - a request that breaks the contract is answered by Prism itself, never forwarded:
@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::error::Result;
-use crate::paths::{team_shared_dir, workspace_root};
+use crate::paths::{persona_spec, workspace_root};
 use crate::ports::free_port;
 use crate::process::ManagedChild;
 
@@ -51,7 +51,7 @@ pub fn openapi_spec() -> PathBuf {
     if let Some(path) = std::env::var_os("PERSONA_OPENAPI_SPEC").filter(|p| !p.is_empty()) {
         return PathBuf::from(path);
     }
-    team_shared_dir().join("persona-openapi").join(PERSONA_API_VERSION).join("openapi-bundled.json")
+    persona_spec(PERSONA_API_VERSION)
 }
 
 /// Whether the `CI` variable is set (to anything but empty, `0` or `false`).

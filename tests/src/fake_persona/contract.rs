@@ -19,12 +19,11 @@ use super::model::Endpoint;
 /// Environment variable overriding the location of `openapi-bundled.json`.
 pub const SPEC_ENV: &str = "PERSONA_OPENAPI_SPEC";
 
-/// `../../shared/persona-openapi/2025-12-08/openapi-bundled.json` from this crate (the team folder sits
-/// beside the repository root), unless [`SPEC_ENV`] says otherwise.
+/// The vendored `persona-openapi/2025-12-08/openapi-bundled.json`, unless [`SPEC_ENV`] says otherwise.
 pub fn default_spec_path() -> PathBuf {
     match std::env::var_os(SPEC_ENV) {
         Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/persona-openapi/2025-12-08/openapi-bundled.json"),
+        _ => crate::paths::persona_spec("2025-12-08"),
     }
 }
 
