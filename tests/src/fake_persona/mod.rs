@@ -1,13 +1,33 @@
-//! A stateful fake of Persona's inquiry API, for local runs and tests.
+//! A stateful fake of Persona's inquiry and account API, for local runs and tests.
 //!
 //! It serves, at the root (and under `/api/v1`), `GET /inquiries/{id}`, `GET /inquiries`,
-//! `POST /inquiries`, `POST /inquiries/{id}/resume`, `POST /inquiries/{id}/generate-one-time-link` and
-//! `POST /inquiries/{id}/expire` with Persona's shapes and rules: bearer-key auth (401 without
-//! `Request-Id`), `Request-Id` and `RateLimit-*` headers, idempotency keys that replay the first answer
-//! (5xx included), a configurable rate limit, injected faults (statuses, delays, malformed bodies,
-//! dropped connections before or after the work), and a control API under `/_control/`.
-//! Every JSON document it answers (fault answers excepted) is checked against the response schema of
-//! Persona's OpenAPI file; violations are recorded ([`FakePersona::violations`]) and printed to stderr.
+//! `POST /inquiries`, `POST /inquiries/{id}/resume`, `POST /inquiries/{id}/generate-one-time-link`,
+//! `POST /inquiries/{id}/expire`, `GET /accounts` and `GET /accounts/{id}` with Persona's rules: bearer-key
+//! auth (401 without `Request-Id`), `Request-Id` and `RateLimit-*` headers, idempotency keys that replay the
+//! first answer (5xx included), a configurable rate limit, injected faults (statuses, delays, malformed
+//! bodies, dropped connections before or after the work), and a control API under `/_control/`
+//! (routes in `control.rs`).
+//!
+//! **Documented shapes.** It serves one of Persona's vendored OpenAPI files (`spec_version`/`spec_path`;
+//! `PERSONA_OPENAPI_SPEC` or `FAKE_PERSONA_SPEC_VERSION`; default 2025-12-08). Every document starts from
+//! that file's example for the operation (`examples.rs`, `documents.rs`): empty identifier objects
+//! (`"template": {"data": {}}`, `"reviewer": {"data": {}}`), the full attribute set, the example's other
+//! relationships and extra `included` objects, with the fake's state in what it models. Every JSON
+//! document it answers (fault answers excepted) is checked against that file's response schema;
+//! violations are recorded ([`FakePersona::violations`]) and printed to stderr.
+//!
+//! **Accounts, pessimistically** (docs/persona-api.md "Accounts"). An account (`act_…`) has a reference id
+//! and the user's personal data (by default the spec example's name, address, birthdate, identification
+//! numbers). `POST /inquiries`: `attributes.account-id` joins that account (404 if unknown) and wins;
+//! else `meta.auto-create-account-reference-id` joins (or creates) the account with that reference id;
+//! else the deprecated `attributes.reference-id` does. Only the attribute fills the inquiry's own
+//! `reference-id` — with the meta field alone it stays null; with both, the meta field picks the account
+//! and the attribute stays the inquiry's own. `meta.auto-create-account: false` joins only an existing
+//! account. `GET /accounts?filter[reference-id]=a,b` is a comma list (any, exact match); `include=account`
+//! (never by default) adds the account to `included`; `fields[account]=…` is honoured on every account
+//! object. [`FakePersona::personal_fields_served`] counts the answers that carried an account's personal
+//! data. Switches: `lax_filters` (lists ignore every filter), `loose_reference_ids` (case-insensitive,
+//! comma-splitting reference-id filters).
 //!
 //! ```no_run
 //! use integration_tests::fake_persona::{FakeConfig, FakePersona};
