@@ -5,10 +5,12 @@
 //! The rules (design.md, "Idempotency keys" and "Reliability"):
 //! - a lost answer (timeout, connection error): the same idempotency key, after a backoff;
 //! - a 5xx with Persona's `Request-Id` on a keyed POST: Persona stored it under the key and replays it for 24 h,
-//!   so the next key of the sequence. Such an answer may be a replay of an earlier incident, so it does **not**
-//!   use up the call's attempts (no lock-out: keep walking, bounded by the invocation's request budget and
-//!   deadline) and is followed by **no backoff**: the next key has never been tried, and a replay costs Persona
-//!   nothing. Backoff is only for trying the same key (or the same GET) again;
+//!   so the next key of the sequence. When the sequence is shared by every invocation (create and expire keys
+//!   are deterministic) such an answer may be a replay of an earlier incident: it does **not** use up the call's
+//!   attempts (no lock-out: keep walking, bounded by the invocation's request budget and deadline) and is
+//!   followed by **no backoff** — the next key has never been tried in this invocation, and a replay costs
+//!   Persona nothing. On a per-invocation sequence (resume, link) the key is new, so the 5xx is fresh: it uses
+//!   up an attempt and is followed by the usual backoff, like every other retry;
 //! - a 5xx without `Request-Id` came from something in front of Persona and may hide a committed request: the
 //!   same key once more, after a backoff, then the next key (both use up attempts);
 //! - 429: the same key after `RateLimit-Reset` when that fits before the deadline, else give up with it;
@@ -28,7 +30,7 @@ pub const RATE_LIMIT_RESET_RANGE: std::ops::RangeInclusive<u64> = 1..=3600;
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
-    /// Attempts of one logical call (first try included). Stored 5xx answers on keyed calls don't count.
+    /// Attempts of one logical call (first try included). Stored 5xx answers on shared keys don't count.
     pub max_attempts_per_call: u32,
     /// Upstream requests one invocation may make in all, so a bad day at Persona can't turn into a retry storm.
     pub max_requests_per_invocation: usize,
@@ -121,13 +123,35 @@ pub enum Action {
     GiveUp(UpstreamError),
 }
 
+/// The idempotency keys of a call (design.md's key table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keys {
+    /// GETs.
+    None,
+    /// Fresh per invocation (resume, link): no earlier invocation can have stored an answer under them.
+    PerInvocation,
+    /// Deterministic (create, expire): every invocation walks the same sequence, so answers stored by earlier
+    /// invocations are replayed.
+    Shared,
+}
+
+impl Keys {
+    /// The keys `operation` sends, given whether it sends any.
+    pub fn of(operation: Operation, keyed: bool) -> Self {
+        match operation {
+            _ if !keyed => Self::None,
+            Operation::CreateInquiry | Operation::Expire => Self::Shared,
+            _ => Self::PerInvocation,
+        }
+    }
+}
+
 /// The state of one logical call across its attempts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryState {
     operation: Operation,
-    /// Whether the call carries an idempotency key (POSTs).
-    keyed: bool,
-    /// Attempts that used up the call's allowance (stored 5xx answers on keyed calls don't).
+    keys: Keys,
+    /// Attempts that used up the call's allowance (stored 5xx answers on shared keys don't).
     attempts: u32,
     /// The secret was re-read after a 401 (at most once per call).
     reread_key: bool,
@@ -138,10 +162,10 @@ pub struct RetryState {
 }
 
 impl RetryState {
-    pub fn new(operation: Operation, keyed: bool) -> Self {
+    pub fn new(operation: Operation, keys: Keys) -> Self {
         Self {
             operation,
-            keyed,
+            keys,
             attempts: 0,
             reread_key: false,
             anonymous_5xx_on_key: false,
@@ -216,14 +240,14 @@ pub fn next(
             let stored_by_persona = request_id.is_some();
             let failure =
                 UpstreamError::Unavailable { detail: format!("{operation}: Persona answered {status}"), request_id };
-            if !state.keyed {
+            if state.keys == Keys::None {
                 (failure, Key::Same, None, true)
-            } else if stored_by_persona {
+            } else if stored_by_persona && state.keys == Keys::Shared {
                 // Possibly a replay: the next key, at once, without using up an attempt.
                 state.anonymous_5xx_on_key = false;
                 state.last_failure = failure.clone();
                 return retry_if_budget(policy, failure, Key::Next, Duration::ZERO, remaining, requests_made);
-            } else if state.anonymous_5xx_on_key {
+            } else if stored_by_persona || state.anonymous_5xx_on_key {
                 state.anonymous_5xx_on_key = false;
                 (failure, Key::Next, None, true)
             } else {
@@ -296,13 +320,13 @@ mod tests {
     }
 
     fn unavailable(status: u16, request_id: Option<String>) -> UpstreamError {
-        UpstreamError::Unavailable { detail: format!("resume: Persona answered {status}"), request_id }
+        UpstreamError::Unavailable { detail: format!("create-inquiry: Persona answered {status}"), request_id }
     }
 
     /// One row: the call's history so far, the attempt, the time left, the requests made; the expected action.
     struct Row {
         name: &'static str,
-        keyed: bool,
+        keys: Keys,
         before: Vec<Attempt>,
         attempt: Attempt,
         remaining: Duration,
@@ -310,8 +334,8 @@ mod tests {
         expected: Action,
     }
 
-    fn row(name: &'static str, keyed: bool, before: Vec<Attempt>, attempt: Attempt, expected: Action) -> Row {
-        Row { name, keyed, before, attempt, remaining: Duration::from_secs(10), requests_made: 1, expected }
+    fn row(name: &'static str, keys: Keys, before: Vec<Attempt>, attempt: Attempt, expected: Action) -> Row {
+        Row { name, keys, before, attempt, remaining: Duration::from_secs(10), requests_made: 1, expected }
     }
 
     /// The decision table. Jitter is drawn with `unit_random = 1.0`, so waits are the backoff ceilings
@@ -320,161 +344,192 @@ mod tests {
     fn retry_decision_table() {
         use Action::*;
         use Attempt as A;
+        use Keys as K;
         let stored_500 = || A::ServerError { status: 500, request_id: rid() };
         let anonymous_502 = || A::ServerError { status: 502, request_id: None };
         let lost = || A::Lost(UpstreamError::Timeout);
         let retry = |key, wait| Retry { key, wait };
         let rows = vec![
-            row("success", true, vec![], A::Success, Succeed),
-            row("lost: same key after a backoff", true, vec![], lost(), retry(Key::Same, ms(100))),
-            row("lost twice: a longer backoff", true, vec![lost()], lost(), retry(Key::Same, ms(200))),
-            row("lost four times: attempts used up", true, vec![lost(), lost(), lost()], lost(), GiveUp(UpstreamError::Timeout)),
-            row("stored 5xx: next key at once", true, vec![], stored_500(), retry(Key::Next, Duration::ZERO)),
+            row("success", K::Shared, vec![], A::Success, Succeed),
+            row("lost: same key after a backoff", K::Shared, vec![], lost(), retry(Key::Same, ms(100))),
+            row("lost twice: a longer backoff", K::Shared, vec![lost()], lost(), retry(Key::Same, ms(200))),
+            row("lost four times: attempts used up", K::Shared, vec![lost(), lost(), lost()], lost(), GiveUp(UpstreamError::Timeout)),
+            row("stored 5xx: next key at once", K::Shared, vec![], stored_500(), retry(Key::Next, Duration::ZERO)),
             row(
                 "stored 5xx never uses up the attempts (no lock-out)",
-                true,
+                K::Shared,
                 vec![stored_500(), stored_500(), stored_500(), stored_500(), stored_500(), stored_500()],
                 stored_500(),
                 retry(Key::Next, Duration::ZERO),
             ),
             row(
                 "stored 5xx after three lost answers still walks on",
-                true,
+                K::Shared,
                 vec![lost(), lost(), lost()],
                 stored_500(),
                 retry(Key::Next, Duration::ZERO),
             ),
-            row("a GET's 5xx is retried after a backoff", false, vec![], stored_500(), retry(Key::Same, ms(100))),
+            row("a GET's 5xx is retried after a backoff", K::None, vec![], stored_500(), retry(Key::Same, ms(100))),
             row(
                 "a GET's 5xx uses up its attempts",
-                false,
+                K::None,
                 vec![stored_500(), stored_500(), stored_500()],
                 stored_500(),
                 GiveUp(unavailable(500, rid())),
             ),
-            row("anonymous 5xx: same key once", true, vec![], anonymous_502(), retry(Key::Same, ms(100))),
-            row("anonymous 5xx twice: next key", true, vec![anonymous_502()], anonymous_502(), retry(Key::Next, ms(200))),
+            row("anonymous 5xx: same key once", K::Shared, vec![], anonymous_502(), retry(Key::Same, ms(100))),
+            row(
+                "stored 5xx on a per-invocation key: fresh, so the next key after a backoff",
+                K::PerInvocation,
+                vec![],
+                stored_500(),
+                retry(Key::Next, ms(100)),
+            ),
+            row(
+                "stored 5xx on per-invocation keys uses up the attempts",
+                K::PerInvocation,
+                vec![stored_500(), stored_500(), stored_500()],
+                stored_500(),
+                GiveUp(unavailable(500, rid())),
+            ),
+            row(
+                "anonymous 5xx on a per-invocation key: same key once",
+                K::PerInvocation,
+                vec![],
+                anonymous_502(),
+                retry(Key::Same, ms(100)),
+            ),
+            row("anonymous 5xx twice: next key", K::Shared, vec![anonymous_502()], anonymous_502(), retry(Key::Next, ms(200))),
             row(
                 "anonymous 5xx after a key move: same key again",
-                true,
+                K::Shared,
                 vec![anonymous_502(), anonymous_502()],
                 anonymous_502(),
                 retry(Key::Same, ms(400)),
             ),
             row(
                 "anonymous 5xx after a stored one: same key once",
-                true,
+                K::Shared,
                 vec![stored_500()],
                 anonymous_502(),
                 retry(Key::Same, ms(100)),
             ),
             row(
                 "anonymous 5xx uses up attempts",
-                true,
+                K::Shared,
                 vec![anonymous_502(), anonymous_502(), anonymous_502()],
                 anonymous_502(),
                 GiveUp(unavailable(502, None)),
             ),
             row(
                 "429 with a short reset: waited out",
-                false,
+                K::None,
                 vec![],
                 A::RateLimited { reset: Some(Duration::from_secs(1)), request_id: rid() },
                 retry(Key::Same, ms(1025)),
             ),
             row(
                 "429 without a reset: a quarter backoff",
-                true,
+                K::Shared,
                 vec![],
                 A::RateLimited { reset: None, request_id: rid() },
                 retry(Key::Same, ms(25)),
             ),
             row(
                 "429 with a reset past the deadline: given up with it",
-                false,
+                K::None,
                 vec![],
                 A::RateLimited { reset: Some(Duration::from_secs(42)), request_id: rid() },
                 GiveUp(UpstreamError::RateLimited { retry_after_seconds: 42, request_id: rid() }),
             ),
             row(
                 "429 with an absurd reset: clamped to an hour",
-                false,
+                K::None,
                 vec![],
                 A::RateLimited { reset: Some(Duration::from_secs(10_000_000)), request_id: rid() },
                 GiveUp(UpstreamError::RateLimited { retry_after_seconds: 3600, request_id: rid() }),
             ),
-            row("401: re-read the key", false, vec![], A::Unauthorized { request_id: None }, RereadKey),
+            row("401: re-read the key", K::None, vec![], A::Unauthorized { request_id: None }, RereadKey),
             row(
                 "401, key changed: retry at once",
-                false,
+                K::None,
                 vec![A::Unauthorized { request_id: None }],
                 A::KeyReread { changed: true },
                 retry(Key::Same, Duration::ZERO),
             ),
             row(
                 "401, key unchanged: auth failed",
-                false,
+                K::None,
                 vec![A::Unauthorized { request_id: None }],
                 A::KeyReread { changed: false },
                 GiveUp(UpstreamError::Unauthorized { status: 401, request_id: None }),
             ),
             row(
                 "401 after a re-read: auth failed",
-                false,
+                K::None,
                 vec![A::Unauthorized { request_id: None }, A::KeyReread { changed: true }],
                 A::Unauthorized { request_id: rid() },
                 GiveUp(UpstreamError::Unauthorized { status: 401, request_id: rid() }),
             ),
             row(
                 "403 for our key: auth failed",
-                true,
+                K::Shared,
                 vec![],
                 A::Forbidden { reason: Forbidden::Key, request_id: rid() },
                 GiveUp(UpstreamError::Unauthorized { status: 403, request_id: rid() }),
             ),
             row(
                 "403 for a quota: a Persona error naming the quota",
-                true,
+                K::Shared,
                 vec![],
                 A::Forbidden { reason: Forbidden::Quota, request_id: rid() },
                 GiveUp(UpstreamError::Unavailable {
-                    detail: "resume: Persona refused the call because a quota of the account is used up (403); ask Persona support to raise it".into(),
+                    detail: "create-inquiry: Persona refused the call because a quota of the account is used up (403); ask Persona support to raise it".into(),
                     request_id: rid(),
                 }),
             ),
             row(
                 "other 4xx: given to the service",
-                true,
+                K::Shared,
                 vec![],
                 A::Rejected { status: 404, request_id: rid() },
                 GiveUp(UpstreamError::Rejected { status: 404, request_id: rid() }),
             ),
             row(
                 "oversized body: malformed",
-                false,
+                K::None,
                 vec![],
                 A::Oversized { status: 200, request_id: rid() },
                 GiveUp(UpstreamError::Malformed {
-                    detail: "resume: the answer (200) is larger than the client accepts".into(),
+                    detail: "create-inquiry: the answer (200) is larger than the client accepts".into(),
                     request_id: rid(),
                 }),
             ),
-            Row { remaining: ms(120), ..row("lost: the backoff does not fit", true, vec![], lost(), GiveUp(UpstreamError::Timeout)) },
-            Row { remaining: ms(40), ..row("stored 5xx: no time for another key", true, vec![], stored_500(), GiveUp(unavailable(500, rid()))) },
+            Row { remaining: ms(120), ..row("lost: the backoff does not fit", K::Shared, vec![], lost(), GiveUp(UpstreamError::Timeout)) },
+            Row { remaining: ms(40), ..row("stored 5xx: no time for another key", K::Shared, vec![], stored_500(), GiveUp(unavailable(500, rid()))) },
             Row {
                 requests_made: 12,
-                ..row("stored 5xx: the request budget is spent", true, vec![], stored_500(), GiveUp(unavailable(500, rid())))
+                ..row("stored 5xx: the request budget is spent", K::Shared, vec![], stored_500(), GiveUp(unavailable(500, rid())))
             },
-            Row { requests_made: 12, ..row("lost: the request budget is spent", true, vec![], lost(), GiveUp(UpstreamError::Timeout)) },
+            Row { requests_made: 12, ..row("lost: the request budget is spent", K::Shared, vec![], lost(), GiveUp(UpstreamError::Timeout)) },
         ];
         let policy = RetryPolicy::default();
-        for Row { name, keyed, before, attempt, remaining, requests_made, expected } in rows {
-            let mut state = RetryState::new(Operation::Resume, keyed);
+        for Row { name, keys, before, attempt, remaining, requests_made, expected } in rows {
+            let mut state = RetryState::new(Operation::CreateInquiry, keys);
             for earlier in before {
                 let _ = next(&policy, &mut state, earlier, Duration::from_secs(10), 1, 1.0);
             }
             assert_eq!(next(&policy, &mut state, attempt, remaining, requests_made, 1.0), expected, "{name}");
         }
+    }
+
+    #[test]
+    fn which_keys_an_operation_sends() {
+        assert_eq!(Keys::of(Operation::GetInquiry, false), Keys::None);
+        assert_eq!(Keys::of(Operation::CreateInquiry, true), Keys::Shared);
+        assert_eq!(Keys::of(Operation::Expire, true), Keys::Shared);
+        assert_eq!(Keys::of(Operation::Resume, true), Keys::PerInvocation);
+        assert_eq!(Keys::of(Operation::GenerateOneTimeLink, true), Keys::PerInvocation);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::persona::client::PersonaClient;
 use crate::persona::error::UpstreamError;
 use crate::persona::idempotency::KeySequence;
 use crate::persona::operation::Operation;
-use crate::persona::retry::{next, Action, Attempt, Forbidden, Key, RetryState};
+use crate::persona::retry::{next, Action, Attempt, Forbidden, Key, Keys, RetryState};
 
 /// The largest answer body read from Persona. Persona's documents are a few KiB; a function has 128 MB, so a
 /// broken or hostile upstream must not make it buffer without bound.
@@ -45,7 +45,7 @@ impl PersonaClient {
         body: Option<Vec<u8>>,
         mut keys: Option<KeySequence>,
     ) -> Result<Answer, UpstreamError> {
-        let mut state = RetryState::new(operation, keys.is_some());
+        let mut state = RetryState::new(operation, Keys::of(operation, keys.is_some()));
         loop {
             let remaining = inv.remaining();
             if !self.retry.may_start(remaining, inv.calls.len()) {
