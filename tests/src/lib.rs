@@ -1,5 +1,7 @@
+pub mod assertions;
 pub mod error;
 pub mod fake_persona;
+pub mod hostile;
 pub mod moto;
 pub mod our_contract;
 pub mod paths;
@@ -10,3 +12,4 @@ pub mod process;
 pub mod rig;
 pub mod runtime_api;
 pub mod scenarios;
+pub mod world;

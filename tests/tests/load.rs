@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use integration_tests::fake_persona::{NewTemplate, SeedInquiry};
 use integration_tests::paths::release_binary;
 use integration_tests::probe::{invoke_with_deadline, Invoked};
-use integration_tests::rig::{http_api_event, Rig};
+use integration_tests::rig::{http_api_event, process_rig_available, Function as Endpoint, Rig};
 use integration_tests::runtime_api::{FunctionOptions, FunctionProcess};
-use persona_resume::Endpoint::{self, IssueLink, ResumeSession};
+use Endpoint::{IssueLink, ResumeSession};
 use serde_json::Value;
 
 /// Simulated containers per function.
@@ -51,7 +51,10 @@ struct Done {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_containers_under_personas_rate_limit() {
-    let rig = Rig::binaries(false).await.expect("rig (build the release binaries first)");
+    if !process_rig_available("many_containers_under_personas_rate_limit") {
+        return;
+    }
+    let rig = Rig::own_binaries(false).await.expect("the process rig");
     let template = rig.fake.create_template(NewTemplate::default()).unwrap();
     let seed = |status: &str, owner: &str| {
         rig.fake
@@ -108,9 +111,7 @@ async fn many_containers_under_personas_rate_limit() {
     let requests = jobs.len();
 
     // The containers.
-    let mut env = rig.moto().unwrap().function_env();
-    env.push(("PERSONA_API_KEY_SECRET_ID".into(), rig.secret_arn().unwrap().to_owned()));
-    env.push(("PERSONA_API_BASE_URL".into(), rig.persona_base_url()));
+    let mut env = rig.function_env();
     env.push(("PERSONA_INQUIRY_TEMPLATE_ID".into(), template.id.clone()));
     let mut containers: Vec<(Endpoint, Arc<FunctionProcess>)> = Vec::new();
     for endpoint in both {
