@@ -297,4 +297,3 @@ pub async fn run(rig: &Rig, functions: &Deployment, cases: Vec<Case>) -> usize {
     }
     count
 }
-

@@ -170,10 +170,8 @@ fn with_prism() -> bool {
 impl Processes {
     async fn start(version: ApiVersion, with_prism: bool) -> Result<Processes> {
         let spec = persona_spec(version.as_str());
-        let fake = Arc::new(FakePersona::try_start(FakeConfig {
-            spec_path: Some(spec.clone()),
-            ..FakeConfig::default()
-        })?);
+        let fake =
+            Arc::new(FakePersona::try_start(FakeConfig { spec_path: Some(spec.clone()), ..FakeConfig::default() })?);
         let (moto, prism) = tokio::join!(Moto::start(), async {
             match (with_prism, prism_bin()) {
                 (true, Some(bin)) => Some(Prism::start_with(bin, spec.clone(), &fake.base_url()).await),
@@ -341,9 +339,12 @@ impl Rig {
             prism.child().output().wait_quiet(Duration::from_millis(300), Duration::from_secs(5)).await;
             let problems = prism.problems_since(turn.prism_mark);
             let lines: Vec<&str> = problems.iter().map(|p| p.line.as_str()).collect();
-            let rejected = |p: &LoggedProblem| p.message.contains("UNPROCESSABLE_ENTITY") || p.message.contains("Invalid request");
+            let rejected =
+                |p: &LoggedProblem| p.message.contains("UNPROCESSABLE_ENTITY") || p.message.contains("Invalid request");
             match upstream {
-                Upstream::Contract => assert!(problems.is_empty(), "{test_name}: Prism reported:\n{}", lines.join("\n")),
+                Upstream::Contract => {
+                    assert!(problems.is_empty(), "{test_name}: Prism reported:\n{}", lines.join("\n"))
+                }
                 Upstream::InjectsFaults => assert!(
                     !problems.iter().any(rejected),
                     "{test_name}: Prism rejected a request:\n{}",
@@ -363,7 +364,8 @@ impl Rig {
 /// key held in memory.
 pub fn in_process_state(vars: &[(String, String)]) -> Result<AppState> {
     let config = Config::from_lookup(|name| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()))?;
-    let key = vars.iter().rev().find(|(k, _)| k == "PERSONA_API_KEY").map_or(DEFAULT_API_KEY.to_owned(), |(_, v)| v.clone());
+    let key =
+        vars.iter().rev().find(|(k, _)| k == "PERSONA_API_KEY").map_or(DEFAULT_API_KEY.to_owned(), |(_, v)| v.clone());
     Ok(AppState::with_keys(config, KeyStore::fixed(ApiKey::new(key)), RetryPolicy::default())?)
 }
 
@@ -378,7 +380,7 @@ pub async fn handle_in_process(
     context.request_id = request_id;
     let deadline = std::time::SystemTime::now() + INVOCATION_DEADLINE;
     context.deadline = deadline.duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
-    Ok(persona_resume::handler::handle(state, function, request.with_lambda_context(context)).await?)
+    persona_resume::handler::handle(state, function, request.with_lambda_context(context)).await
 }
 
 /// The functions' JSON log format (the subscriber the binaries install), writing to `writer`.

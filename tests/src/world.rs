@@ -92,7 +92,9 @@ impl<'r> World<'r> {
 
     /// The create requests whose body names `owner`.
     pub fn creates_for(&self, owner: &str) -> Vec<Sent> {
-        self.sent_where(|r| operation(r) == Some(PersonaOp::Create) && r.body.as_deref().is_some_and(|b| b.contains(owner)))
+        self.sent_where(|r| {
+            operation(r) == Some(PersonaOp::Create) && r.body.as_deref().is_some_and(|b| b.contains(owner))
+        })
     }
 
     fn sent_where(&self, keep: impl Fn(&RequestRecord) -> bool) -> Vec<Sent> {

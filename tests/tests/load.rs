@@ -16,8 +16,8 @@ use integration_tests::paths::release_binary;
 use integration_tests::probe::{invoke_with_deadline, Invoked};
 use integration_tests::rig::{http_api_event, process_rig_available, Function as Endpoint, Rig};
 use integration_tests::runtime_api::{FunctionOptions, FunctionProcess};
-use Endpoint::{IssueLink, ResumeSession};
 use serde_json::Value;
+use Endpoint::{IssueLink, ResumeSession};
 
 /// Simulated containers per function.
 const CONTAINERS_PER_FUNCTION: usize = 6;

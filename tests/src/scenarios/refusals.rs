@@ -63,7 +63,8 @@ pub async fn bad_requests_never_reach_persona(rig: &Rig) {
     let functions = rig.deploy(&[]).await.unwrap();
     rig.fake.clear_requests();
     let user = "user-bad-requests";
-    let with_body = |function: Function, id: &str, body: &str| http_api_event(function, Some(id), Some(user), Some(body));
+    let with_body =
+        |function: Function, id: &str, body: &str| http_api_event(function, Some(id), Some(user), Some(body));
     let with_id = |id: &str| http_api_event(IssueLink, Some(id), Some(user), None);
     let long_id = format!("inq_{}", "a".repeat(65));
     let cases: Vec<(Function, Value, u16, &str)> = vec![
