@@ -2,7 +2,7 @@
 //! a problem document (`assert_problem`, whose `type` uses the library's own prefix), the two success bodies, and
 //! the invariants of any answer at all to a hostile request (`assert_documented`).
 
-use persona_resume::http::problem::PROBLEM_TYPE_PREFIX;
+use persona_resume::lambda::problem::PROBLEM_TYPE_PREFIX;
 
 use crate::probe::Invoked;
 use crate::rig::Answer;

@@ -16,10 +16,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use lambda_http::RequestExt;
-use persona_resume::api_key::ApiKey;
-use persona_resume::config::Config;
+use persona_resume::ops::api_key::ApiKey;
+use persona_resume::ops::config::Config;
+use persona_resume::ops::secrets::KeyStore;
 use persona_resume::persona::retry::RetryPolicy;
-use persona_resume::secrets::KeyStore;
 use persona_resume::AppState;
 use serde_json::{json, Value};
 use tokio::sync::{Mutex, MutexGuard, OnceCell};
@@ -32,8 +32,8 @@ use crate::paths::{persona_spec, release_binary};
 use crate::prism::{prism_bin, running_in_ci, LoggedProblem, Prism};
 use crate::runtime_api::{FunctionOptions, FunctionProcess};
 
-/// Which of the two Lambda functions (the library calls it `Endpoint`).
-pub use persona_resume::Endpoint as Function;
+/// Which of the two Lambda functions.
+pub use persona_resume::Function;
 
 /// The deadline each invocation is given (Lambda's timeout in the template is 25 s).
 pub const INVOCATION_DEADLINE: Duration = Duration::from_secs(20);
@@ -380,7 +380,7 @@ pub async fn handle_in_process(
     context.request_id = request_id;
     let deadline = std::time::SystemTime::now() + INVOCATION_DEADLINE;
     context.deadline = deadline.duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
-    persona_resume::handler::handle(state, function, request.with_lambda_context(context)).await
+    persona_resume::lambda::handler::handle(state, function, request.with_lambda_context(context)).await
 }
 
 /// The functions' JSON log format (the subscriber the binaries install), writing to `writer`.
@@ -388,7 +388,7 @@ pub fn json_log_subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sy
 where
     W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
 {
-    persona_resume::telemetry::json_subscriber(writer).finish()
+    persona_resume::ops::telemetry::json_subscriber(writer).finish()
 }
 
 enum Functions {
@@ -421,7 +421,7 @@ impl Deployment {
     async fn invoke(&self, function: Function, event: Value) -> Result<Answer> {
         match &self.functions {
             Functions::InProcess(state) => {
-                let request: lambda_http::Request = persona_resume::event::parse_event(event)?.into();
+                let request: lambda_http::Request = persona_resume::lambda::event::parse_event(event)?.into();
                 let request_id = format!("in-process-{}", REQUEST_IDS.fetch_add(1, Ordering::Relaxed));
                 let response = handle_in_process(state, function, request, request_id).await?;
                 let headers = response
