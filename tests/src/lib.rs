@@ -3,6 +3,7 @@ pub mod error;
 pub mod fake_persona;
 pub mod hostile;
 pub mod moto;
+pub mod openapi;
 pub mod our_contract;
 pub mod paths;
 pub mod ports;
