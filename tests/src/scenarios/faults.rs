@@ -50,3 +50,26 @@ pub async fn persona_faults_end_in_documented_answers(rig: &Rig) {
     assert_problem(&answer, 502, "persona_auth_failed");
     assert!(!answer.body.to_string().contains(DEFAULT_API_KEY));
 }
+
+/// design.md *Idempotency keys*, no lock-out: four 500s stored under the first create keys during an incident;
+/// the next invocation after it walks past their replays (which cost no attempts) and creates exactly one
+/// inquiry, on which the other function converges.
+pub async fn stored_5xx_on_create_never_lock_a_user_out(rig: &Rig) {
+    let functions = rig.deploy(&[]).await.unwrap();
+    let w = World::new(rig);
+    let old = w.seed("pending");
+    w.publish_version();
+    rig.fake.add_fault(Fault::new(PersonaOp::Create, FaultKind::Status { status: 500 }).times(4));
+    assert_problem(&w.session(&functions, &old.id).await, 502, "persona_error");
+    rig.fake.clear_faults();
+    assert_eq!(w.inquiries().len(), 1, "nothing created during the incident");
+
+    let after = w.session(&functions, &old.id).await;
+    assert_ok(&after, "recreated", "outdated");
+    let linked = w.link(&functions, &old.id).await;
+    assert_ok(&linked, "recreated", "outdated");
+    assert_eq!(linked.str("inquiry_id"), after.str("inquiry_id"), "both functions converge");
+    assert_eq!(w.inquiries().len(), 2, "exactly one new inquiry");
+    let creates = w.creates_for(&w.user);
+    assert_eq!(creates.iter().filter(|(status, _, replayed)| *status == Some(201) && !replayed).count(), 1);
+}

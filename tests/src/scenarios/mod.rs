@@ -39,6 +39,10 @@ macro_rules! for_each_scenario {
         $test!(bad_requests_never_reach_persona, Contract);
         $test!(returning_users_without_an_inquiry_id, Contract);
         $test!(persona_faults_end_in_documented_answers, InjectsFaults);
+        // design.md *Recreate* and *Idempotency keys* (issue #11).
+        $test!(finished_replacement_is_refused_on_the_old_id, Contract);
+        $test!(a_changed_redirect_uri_starts_a_fresh_key, InjectsFaults);
+        $test!(stored_5xx_on_create_never_lock_a_user_out, InjectsFaults);
     };
 }
 

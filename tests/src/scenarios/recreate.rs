@@ -118,3 +118,64 @@ pub async fn template_check_unavailable(rig: &Rig) {
     let draft = World::on(rig, unpublished, &w.user).seed("created");
     assert_ok(&w.link(&resume, &draft.id).await, "resumed", "unavailable");
 }
+
+/// design.md *Recreate* step 1: a replacement the user already finished (or that was redacted) decides — a 409
+/// naming it, from both functions, and nothing is created, resumed or linked.
+pub async fn finished_replacement_is_refused_on_the_old_id(rig: &Rig) {
+    let functions = rig.deploy(&[]).await.unwrap();
+    for (status, redacted, code) in [
+        ("completed", false, "inquiry_not_resumable"),
+        ("approved", false, "inquiry_not_resumable"),
+        ("pending", true, "inquiry_redacted"),
+    ] {
+        let w = World::new(rig);
+        let old = w.seed("pending");
+        w.publish_version();
+        let replacement = w.seed_with(|seed| {
+            seed.status = Some(status.to_owned());
+            seed.reference_id = Some(w.user.clone());
+            seed.redacted = redacted;
+        });
+        for answer in [w.link(&functions, &old.id).await, w.session(&functions, &old.id).await] {
+            assert_problem(&answer, 409, code);
+            assert_eq!(answer.str("inquiry_id"), Some(replacement.id.as_str()), "the refusal names the replacement");
+            if !redacted {
+                assert_eq!(answer.str("inquiry_status"), Some(status));
+            }
+        }
+        assert_eq!(w.inquiries().len(), 2, "{status}: nothing created");
+        let acted: Vec<_> = rig
+            .fake
+            .requests()
+            .into_iter()
+            .filter_map(|r| r.endpoint)
+            .filter(|op| matches!(op, PersonaOp::Create | PersonaOp::Resume | PersonaOp::Link))
+            .collect();
+        assert!(acted.is_empty(), "{status}: nothing created, resumed or linked: {acted:?}");
+    }
+}
+
+/// design.md *Idempotency keys*: the body fingerprint in the create key. A create refused under a wrong
+/// `PERSONA_REDIRECT_URI` (the 4xx is stored under its key) does not block the fixed configuration: a fresh key,
+/// exactly one new inquiry, and both functions converge on it.
+pub async fn a_changed_redirect_uri_starts_a_fresh_key(rig: &Rig) {
+    let w = World::new(rig);
+    let old = w.seed("pending");
+    let latest = w.publish_version();
+    let wrong = rig.deploy(&[("PERSONA_REDIRECT_URI", "https://app.example.com/wrong")]).await.unwrap();
+    rig.fake.add_fault(Fault::new(PersonaOp::Create, FaultKind::Status { status: 422 }));
+    assert_problem(&w.session(&wrong, &old.id).await, 502, "persona_error");
+    assert_eq!(w.inquiries().len(), 1);
+
+    let fixed = rig.deploy(&[("PERSONA_REDIRECT_URI", "https://app.example.com/fixed")]).await.unwrap();
+    let answer = w.session(&fixed, &old.id).await;
+    assert_ok(&answer, "recreated", "outdated");
+    let linked = w.link(&fixed, &old.id).await;
+    assert_ok(&linked, "recreated", "outdated");
+    assert_eq!(linked.str("inquiry_id"), answer.str("inquiry_id"), "both functions converge");
+    assert_eq!(w.inquiries().len(), 2, "exactly one new inquiry");
+    let keys: Vec<String> = w.creates_for(&w.user).into_iter().filter_map(|(_, key, _)| key).collect();
+    let prefix = format!("recreate:{}:{latest}:", old.id);
+    assert!(keys.iter().all(|k| k.starts_with(&prefix)), "{keys:?}");
+    assert_ne!(keys.first(), keys.last(), "another body, another key: {keys:?}");
+}
