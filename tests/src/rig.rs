@@ -143,18 +143,25 @@ fn missing_tools() -> Vec<String> {
     missing
 }
 
-/// Whether a process-level test can run: `false` after printing why it is skipped. Under `CI` a missing tool
+/// Whether a process-level test can run: `false` when a tool is missing, after saying so once per test binary
+/// (written past the test harness's output capture, so a plain `cargo test` shows it). Under `CI` a missing tool
 /// fails the test instead, so a missing install step can't pass unnoticed.
 pub fn process_rig_available(test_name: &str) -> bool {
     let missing = missing_tools();
     if missing.is_empty() {
         return true;
     }
-    let message = format!("{test_name} needs {}", missing.join("; and "));
     if running_in_ci() {
-        panic!("{message}");
+        panic!("{test_name} needs {}", missing.join("; and "));
     }
-    eprintln!("SKIPPED {message}");
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        let message = format!(
+            "SKIPPED the process-level tests of this binary ({test_name} and the others): they need {}\n",
+            missing.join("; and ")
+        );
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), message.as_bytes());
+    });
     false
 }
 
@@ -162,7 +169,9 @@ pub fn process_rig_available(test_name: &str) -> bool {
 fn with_prism() -> bool {
     let with = prism_bin().is_some() || running_in_ci();
     if !with {
-        eprintln!("NOTE: Prism is not installed (`npm ci` at the repository root): no request contract check");
+        let note = "NOTE: Prism is not installed (`npm ci` at the repository root): the process rig runs without \
+                    the request contract check\n";
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), note.as_bytes());
     }
     with
 }
