@@ -4,8 +4,9 @@
 //! documented, the `Content-Type` must be one of the response's media types, the body must match that media
 //! type's schema, and every documented header must be present when required and match its schema when present.
 //!
-//! The rig records every answer of the scenario suites ([`record`], from `Deployment::try_call`), and the suites
-//! end with [`assert_no_violations`], so the file cannot drift from what the functions really answer.
+//! The rig records every answer of a test's deployments in the test's own [`Recorder`] (from
+//! `Deployment::try_call`), and `Rig::finish` fails the test on a violation, so the file cannot drift from what the
+//! functions really answer.
 //!
 //! Schemas are validated with [`crate::openapi::SpecSchemas`], the rig's one OpenAPI validator.
 
@@ -77,7 +78,7 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub const fn new() -> Recorder {
+    pub fn new() -> Recorder {
         Recorder { checked: Mutex::new(0), violations: Mutex::new(Vec::new()) }
     }
 
@@ -123,23 +124,6 @@ impl Recorder {
         }
         let listed: Vec<String> = violations.iter().map(ToString::to_string).collect();
         Err(format!("{} of {} answers break openapi.yaml:\n{}", violations.len(), self.checked(), listed.join("\n")))
-    }
-}
-
-/// Every answer the rig's deployments return in this process.
-pub static ANSWERS: Recorder = Recorder::new();
-
-/// Called by the rig for every answer: checks it, keeps a violation for [`assert_no_violations`].
-pub fn record(route_template: &str, answer: &Answer) {
-    ANSWERS.record(route_template, answer);
-}
-
-/// Panics with every recorded violation; call at the end of a suite. Also fails when nothing was checked.
-pub fn assert_no_violations() {
-    match ANSWERS.verdict() {
-        Ok(0) => panic!("no answer was checked against openapi.yaml: is the rig recording?"),
-        Ok(checked) => eprintln!("openapi.yaml: {checked} answers checked, no violation"),
-        Err(report) => panic!("{report}"),
     }
 }
 
