@@ -97,3 +97,16 @@ pub fn without_inquiry_id(answer: &Answer) -> serde_json::Value {
     }
     body
 }
+
+/// An idempotency key of design.md's create sequences: `prefix` followed by `fingerprints` short digests (`:`
+/// separated lowercase hex, as the body and owner fingerprints are), and no sequence suffix.
+pub fn assert_fingerprinted_key(key: &str, prefix: &str, fingerprints: usize) {
+    let rest = key.strip_prefix(prefix).and_then(|r| r.strip_prefix(':'));
+    let parts: Vec<&str> = rest.map(|r| r.split(':').collect()).unwrap_or_default();
+    let digest =
+        |p: &&str| (8..=64).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    assert!(
+        parts.len() == fingerprints && parts.iter().all(digest),
+        "{key:?} is not {prefix}:<{fingerprints} fingerprint(s)>"
+    );
+}

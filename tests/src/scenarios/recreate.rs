@@ -2,7 +2,9 @@
 
 use serde_json::{json, Value};
 
-use crate::assertions::{assert_link_answer, assert_ok, assert_problem, assert_session_answer};
+use crate::assertions::{
+    assert_fingerprinted_key, assert_link_answer, assert_ok, assert_problem, assert_session_answer,
+};
 use crate::fake_persona::{Endpoint as PersonaOp, Fault, FaultKind, NewTemplate};
 use crate::rig::{
     http_api_event,
@@ -45,7 +47,8 @@ pub async fn outdated_inquiry_is_recreated_exactly_once(rig: &Rig) {
         .into_iter()
         .find(|r| r.endpoint == Some(PersonaOp::Create) && r.status == Some(201))
         .unwrap();
-    assert_eq!(create.idempotency_key.as_deref(), Some(format!("recreate:{}:{latest}", old.id).as_str()));
+    let key = create.idempotency_key.as_deref().unwrap_or_default();
+    assert_fingerprinted_key(key, &format!("recreate:{}:{latest}", old.id), 1);
     let body: Value = serde_json::from_str(create.body.as_deref().unwrap()).unwrap();
     assert_eq!(body["data"]["attributes"]["inquiry-template-id"], json!(w.template.id));
     assert_eq!(body["data"]["attributes"]["reference-id"], json!(w.user));
@@ -69,12 +72,23 @@ pub async fn recreate_without_reference_id_converges_by_key(rig: &Rig) {
     assert!(resumed.str("session_token").is_some());
     assert_eq!(w.inquiries().len(), 2);
 
-    // The same key with another body (PERSONA_REDIRECT_URI changed while the key is live): Persona refuses it
-    // (409), which is the operator's to fix, not the caller's, and never a second inquiry.
+    // Another configuration (PERSONA_REDIRECT_URI changed): another body, so a fresh key sequence (design.md
+    // *Idempotency keys*), never Persona's refusal of a reused key; and it converges on its own inquiry.
     let changed =
         rig.deploy(&[("AUTH_MODE", "iam"), ("PERSONA_REDIRECT_URI", "https://app.example.com/changed")]).await.unwrap();
-    assert_problem(&changed.call(IssueLink, iam(IssueLink)).await, 502, "persona_error");
-    assert_eq!(w.inquiries().len(), 2);
+    let relinked = changed.call(IssueLink, iam(IssueLink)).await;
+    assert_ok(&relinked, "recreated", "outdated");
+    let again = changed.call(ResumeSession, iam(ResumeSession)).await;
+    assert_eq!(again.str("inquiry_id"), relinked.str("inquiry_id"), "one inquiry per configuration");
+    let keys: Vec<String> = rig
+        .fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.endpoint == Some(PersonaOp::Create) && r.status == Some(201) && !r.replayed)
+        .filter_map(|r| r.idempotency_key)
+        .collect();
+    assert_eq!(keys.len(), 2, "one fresh create per configuration: {keys:?}");
+    assert_ne!(keys[0], keys[1], "another body, another key");
 }
 
 pub async fn superseded_inquiry_is_expired_when_asked(rig: &Rig) {

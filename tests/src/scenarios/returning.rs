@@ -1,6 +1,6 @@
 //! Returning users without an inquiry id (`/me/…`): found, created once, recreated, refused.
 
-use crate::assertions::{assert_ok, assert_problem};
+use crate::assertions::{assert_fingerprinted_key, assert_ok, assert_problem};
 use crate::fake_persona::Endpoint as PersonaOp;
 use crate::rig::{
     Function::{IssueLink, ResumeSession},
@@ -31,7 +31,12 @@ pub async fn returning_users_without_an_inquiry_id(rig: &Rig) {
         .into_iter()
         .find(|r| r.endpoint == Some(PersonaOp::Create) && r.body.as_deref().is_some_and(|b| b.contains(user.as_str())))
         .unwrap();
-    assert_eq!(create.idempotency_key.unwrap(), format!("create:{}:{user}", w.template.id));
+    let key = create.idempotency_key.unwrap_or_default();
+    assert_fingerprinted_key(&key, &format!("create:{}", w.template.id), 2);
+    assert!(!key.contains(user.as_str()), "no user id in a header: {key}");
+    let body: serde_json::Value = serde_json::from_str(create.body.as_deref().unwrap()).unwrap();
+    assert_eq!(body["data"]["attributes"]["reference-id"], serde_json::json!(user));
+    assert_eq!(body["meta"]["auto-create-account-reference-id"], serde_json::json!(user), "the user's account");
 
     // Next time: their inquiry is resumed.
     let again = me(&functions, IssueLink, user).await;

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use integration_tests::assertions::{assert_logged, assert_problem, assert_success};
+use integration_tests::assertions::{assert_fingerprinted_key, assert_logged, assert_problem, assert_success};
 use integration_tests::fake_persona::{Endpoint as Op, Fault, FaultKind, Inquiry};
 use integration_tests::probe::{invoke_with_deadline, CuttingProxy, Invoked};
 use integration_tests::rig::{
@@ -40,6 +40,14 @@ impl Case<'_> {
 
     fn creates_for_user(&self) -> Vec<Sent> {
         self.world.creates_for(&self.world.user)
+    }
+
+    /// The key of the user's first create request, checked to be `prefix:<body fingerprint>` (design.md
+    /// *Idempotency keys*): the start of the sequence every invocation walks.
+    fn first_create_key(&self, prefix: &str) -> String {
+        let key = self.creates_for_user().into_iter().find_map(|(_, key, _)| key).expect("a create request");
+        assert_fingerprinted_key(&key, prefix, 1);
+        key
     }
 
     fn inquiries_of_user(&self) -> usize {
@@ -215,7 +223,7 @@ fault_test!(a_dropped_create_answer_creates_one_inquiry, |rig, case| {
     assert_eq!(invoked.answer.str("outcome"), Some("recreated"));
     // GET, successor lookup, create (lost), create (replayed); the token comes from the create answer.
     assert_bounded(&invoked, 4, Duration::from_secs(5));
-    let key = format!("recreate:{}:{latest}", old.id);
+    let key = case.first_create_key(&format!("recreate:{}:{latest}", old.id));
     assert_eq!(case.creates_for_user(), [(None, Some(key.clone()), false), (Some(201), Some(key), true)]);
     assert_eq!(case.inquiries_of_user(), 2, "the old inquiry and exactly one new one");
 
@@ -240,7 +248,7 @@ fault_test!(the_invocation_budget_caps_a_long_bad_day, |rig, case| {
     assert_bounded(&invoked, MAX_REQUESTS_PER_INVOCATION, Duration::from_secs(10));
     // The create walked the key sequence and succeeded once; the next invocation converges on it.
     let creates = case.creates_for_user();
-    let key = format!("recreate:{}:{latest}", old.id);
+    let key = case.first_create_key(&format!("recreate:{}:{latest}", old.id));
     let keys: Vec<_> = creates.iter().map(|(s, k, _)| (*s, k.clone().unwrap())).collect();
     assert_eq!(
         keys,
