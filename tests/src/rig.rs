@@ -341,6 +341,11 @@ impl Rig {
     /// every answer of ours was within openapi.yaml, and Prism reported nothing `upstream` doesn't allow.
     pub async fn finish(&self, test_name: &str, upstream: Upstream) {
         self.fake.assert_no_violations();
+        let personal: Vec<String> = (self.fake.requests().iter())
+            .filter(|r| reads_account_fields_beyond_reference_id(&r.path, r.query.as_deref().unwrap_or_default()))
+            .map(|r| format!("{} {}?{}", r.method, r.path, r.query.as_deref().unwrap_or_default()))
+            .collect();
+        assert!(personal.is_empty(), "{test_name}: account reads without fields[account]=reference-id: {personal:?}");
         if let Err(report) = self.answers.verdict() {
             panic!("{test_name}: {report}");
         }
@@ -367,6 +372,18 @@ impl Rig {
     pub fn answers_checked(&self) -> usize {
         self.answers.checked()
     }
+}
+
+/// Whether a Persona request reads accounts (`/accounts…`, or `include=account`) without asking for their reference
+/// id only (`fields[account]=reference-id`): the functions must never receive a user's personal fields
+/// (design.md *Who owns an inquiry*).
+fn reads_account_fields_beyond_reference_id(path: &str, query: &str) -> bool {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let includes_account =
+        pairs.iter().any(|(k, v)| k == "include" && v.split(',').any(|included| included.trim() == "account"));
+    let reads_accounts = path.trim_end_matches('/').split('/').any(|segment| segment == "accounts");
+    let sparse = pairs.iter().any(|(k, v)| k == "fields[account]" && v == "reference-id");
+    (reads_accounts || includes_account) && !sparse
 }
 
 /// The library's state for an in-process deployment, from its environment variables (later values win) and the
@@ -534,4 +551,30 @@ pub fn rest_api_event(function: Function, inquiry_id: Option<&str>, owner: Optio
         event["requestContext"]["authorizer"] = json!({"claims": {"sub": owner}});
     }
     event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reads_account_fields_beyond_reference_id as beyond;
+
+    #[test]
+    fn account_reads_must_ask_for_the_reference_id_only() {
+        let cases = [
+            ("/inquiries/inq_1", "", false),
+            ("/inquiries/inq_1", "include=inquiry-template", false),
+            ("/inquiries/inq_1", "include=account", true),
+            ("/inquiries/inq_1", "include=inquiry-template,account", true),
+            ("/inquiries/inq_1", "include=account&fields%5Baccount%5D=reference-id", false),
+            ("/inquiries/inq_1", "include=account&fields[account]=reference-id", false),
+            ("/inquiries/inq_1", "include=account&fields%5Baccount%5D=reference-id,name-first", true),
+            ("/api/v1/accounts", "filter%5Breference-id%5D=u", true),
+            ("/accounts", "filter[reference-id]=u&fields[account]=reference-id", false),
+            ("/accounts/act_1", "", true),
+            ("/accounts/act_1/", "fields%5Baccount%5D=reference-id", false),
+            ("/inquiries", "filter%5Baccount-id%5D=act_1", false),
+        ];
+        for (path, query, expected) in cases {
+            assert_eq!(beyond(path, query), expected, "{path}?{query}");
+        }
+    }
 }
