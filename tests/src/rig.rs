@@ -131,6 +131,13 @@ static TURNS: Mutex<()> = Mutex::const_new(());
 static V2025_12_08: OnceCell<std::result::Result<Arc<Processes>, String>> = OnceCell::const_new();
 static V2023_01_05: OnceCell<std::result::Result<Arc<Processes>, String>> = OnceCell::const_new();
 
+/// A turn of this test binary's process-level tests to itself, for tests that start processes of their own
+/// outside the shared rig (Prism, moto): the shared rig's fault tests measure time, and on a small machine a
+/// Prism start-up beside them would be what they measure.
+pub async fn exclusive_turn() -> MutexGuard<'static, ()> {
+    TURNS.lock().await
+}
+
 /// What the process rig needs and is not installed, with how to install it.
 fn missing_tools() -> Vec<String> {
     let mut missing = Vec::new();
