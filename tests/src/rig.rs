@@ -16,9 +16,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use lambda_http::RequestExt;
-use persona_resume::ops::api_key::ApiKey;
 use persona_resume::ops::config::Config;
-use persona_resume::ops::secrets::KeyStore;
+use persona_resume::ops::secrets::{ApiKey, KeyStore};
 use persona_resume::persona::retry::RetryPolicy;
 use persona_resume::AppState;
 use serde_json::{json, Value};
@@ -413,7 +412,9 @@ pub async fn handle_in_process(
     context.request_id = request_id;
     let deadline = std::time::SystemTime::now() + INVOCATION_DEADLINE;
     context.deadline = deadline.duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
-    persona_resume::lambda::handler::handle(state, function, request.with_lambda_context(context)).await
+    // Boxed: the handler's future nests deeply (handler, service, client, retry loop), and every test awaiting a
+    // call would otherwise carry its whole layout (past the compiler's recursion limit).
+    Box::pin(persona_resume::lambda::handler::handle(state, function, request.with_lambda_context(context))).await
 }
 
 /// The functions' JSON log format (the subscriber the binaries install), writing to `writer`.
@@ -446,8 +447,7 @@ impl Deployment {
     /// violation is recorded and fails the test in [`Rig::finish`].
     pub async fn try_call(&self, function: Function, event: Value) -> Result<Answer> {
         let route = crate::our_contract::route_template(function, &event);
-        // Boxed: the handler's future is deep, and every test that awaits a call would carry its layout.
-        let answer = Box::pin(self.invoke(function, event)).await?;
+        let answer = self.invoke(function, event).await?;
         self.answers.record(&route, &answer);
         Ok(answer)
     }
