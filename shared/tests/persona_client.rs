@@ -50,7 +50,8 @@ async fn get_inquiry_is_authenticated_versioned_and_includes_the_template() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/api/v1/inquiries/inq_1"))
-        .and(query_param("include", "inquiry-template"))
+        .and(query_param("include", "inquiry-template,account"))
+        .and(query_param("fields[account]", "reference-id"))
         .and(header("authorization", format!("Bearer {API_KEY}").as_str()))
         .and(header("persona-version", "2025-12-08"))
         .respond_with(persona_json(inquiry_document(inquiry("inq_1", "pending", Some("u1"), "itmplv_1"), "itmplv_2")))
@@ -62,7 +63,7 @@ async fn get_inquiry_is_authenticated_versioned_and_includes_the_template() {
     let mut inv = invocation(Duration::from_secs(5));
     let doc = state.persona.get_inquiry(&mut inv, &id("inq_1")).await.unwrap();
     assert_eq!(doc.data.status(), &InquiryStatus::Pending);
-    assert_eq!(doc.latest_published_version_id(), Some("itmplv_2"));
+    assert_eq!(doc.latest_published_version_id().as_deref(), Some("itmplv_2"));
     assert_eq!(inv.calls.len(), 1);
     assert_eq!(inv.calls[0].request_id.as_deref(), Some("req_ok"));
     assert!(received(&server).await[0].headers.get("idempotency-key").is_none(), "GETs carry no key");
@@ -105,6 +106,7 @@ async fn list_sends_the_filters() {
                 inquiry_template_id: Some("itmpl_Test1"),
                 statuses: Some("created,pending,expired"),
                 page_size: 10,
+                ..ListFilter::default()
             },
         )
         .await
@@ -178,9 +180,20 @@ async fn link_body_is_sent_only_with_an_expiry() {
 #[tokio::test]
 async fn create_and_expire() {
     let server = MockServer::start().await;
+    let body = CreateInquiry::new(
+        CreateInquiryAttributes {
+            inquiry_template_id: "itmpl_Test1".into(),
+            reference_id: Some("u1".into()),
+            account_id: None,
+            redirect_uri: None,
+        },
+        None,
+    );
+    let keys = KeySequence::recreate(&id("inq_old"), "itmplv_2", &body);
+    assert_eq!(keys.current(), format!("recreate:inq_old:itmplv_2:{}", body.fingerprint()));
     Mock::given(method("POST"))
         .and(path("/inquiries"))
-        .and(header("idempotency-key", "recreate:inq_old:itmplv_2"))
+        .and(header("idempotency-key", keys.current().as_str()))
         .and(body_json(json!({"data": {"attributes": {"inquiry-template-id": "itmpl_Test1", "reference-id": "u1"}},
                               "meta": {"auto-create-inquiry-session": true}})))
         .respond_with(
@@ -199,14 +212,7 @@ async fn create_and_expire() {
         .await;
     let state = state(&server.uri(), &[]);
     let mut inv = invocation(Duration::from_secs(5));
-    let body = CreateInquiry::new(CreateInquiryAttributes {
-        inquiry_template_id: "itmpl_Test1".into(),
-        reference_id: Some("u1".into()),
-        account_id: None,
-        redirect_uri: None,
-    });
-    let created =
-        state.persona.create_inquiry(&mut inv, &body, KeySequence::recreate(&id("inq_old"), "itmplv_2")).await.unwrap();
+    let created = state.persona.create_inquiry(&mut inv, &body, keys).await.unwrap();
     assert_eq!(created.data.id, "inq_new");
     assert_eq!(created.meta.session_token, None, "a missing meta reads as null");
     let expired = state
@@ -379,12 +385,15 @@ fn id(raw: &str) -> InquiryId {
 }
 
 fn create_body() -> CreateInquiry {
-    CreateInquiry::new(CreateInquiryAttributes {
-        inquiry_template_id: "itmpl_Test1".into(),
-        reference_id: Some("u1".into()),
-        account_id: None,
-        redirect_uri: None,
-    })
+    CreateInquiry::new(
+        CreateInquiryAttributes {
+            inquiry_template_id: "itmpl_Test1".into(),
+            reference_id: Some("u1".into()),
+            account_id: None,
+            redirect_uri: None,
+        },
+        None,
+    )
 }
 
 fn sent_keys(requests: &[Request]) -> Vec<String> {
@@ -395,7 +404,7 @@ fn sent_keys(requests: &[Request]) -> Vec<String> {
 async fn stored_500s_from_an_incident_do_not_lock_the_user_out() {
     // An incident stored 500s under the first four keys of the sequence; Persona replays them for 24 h.
     let server = MockServer::start().await;
-    let base = "recreate:inq_old:itmplv_2";
+    let base = &format!("recreate:inq_old:itmplv_2:{}", create_body().fingerprint());
     for key in [base.to_owned(), format!("{base}:2"), format!("{base}:3"), format!("{base}:4")] {
         Mock::given(method("POST"))
             .and(header("idempotency-key", key.as_str()))
@@ -418,7 +427,7 @@ async fn stored_500s_from_an_incident_do_not_lock_the_user_out() {
     let started = std::time::Instant::now();
     let created = state
         .persona
-        .create_inquiry(&mut inv, &create_body(), KeySequence::recreate(&id("inq_old"), "itmplv_2"))
+        .create_inquiry(&mut inv, &create_body(), KeySequence::recreate(&id("inq_old"), "itmplv_2", &create_body()))
         .await
         .expect("the fifth key answers fresh");
     assert_eq!(created.data.id, "inq_new");
@@ -440,7 +449,7 @@ async fn a_walk_over_stored_500s_is_bounded_by_the_invocation_budget() {
     let mut inv = invocation(Duration::from_secs(5));
     let error = state
         .persona
-        .create_inquiry(&mut inv, &create_body(), KeySequence::recreate(&id("inq_old"), "itmplv_2"))
+        .create_inquiry(&mut inv, &create_body(), KeySequence::recreate(&id("inq_old"), "itmplv_2", &create_body()))
         .await
         .unwrap_err();
     assert!(matches!(error, UpstreamError::Unavailable { .. }), "{error:?}");

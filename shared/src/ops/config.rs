@@ -1,6 +1,6 @@
 //! Configuration from the environment, parsed once at cold start.
 //!
-//! Rules (design.md, "Configuration"): an empty value means unset; booleans are `true`/`false`/`1`/`0` in any
+//! Rules (docs/design.md, "Configuration"): an empty value means unset; booleans are `true`/`false`/`1`/`0` in any
 //! case; a bad value fails the cold start with a message naming the variable.
 
 use thiserror::Error;

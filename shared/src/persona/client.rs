@@ -7,14 +7,14 @@ use reqwest::header::HeaderValue;
 use reqwest::Method;
 use url::Url;
 
-use crate::domain::ids::InquiryId;
+use crate::domain::ids::{AccountId, InquiryId};
 use crate::ops::secrets::KeyStore;
 use crate::persona::calls::Invocation;
 use crate::persona::error::UpstreamError;
 use crate::persona::idempotency::KeySequence;
 use crate::persona::model::{
-    CreateInquiry, CreatedDocument, ExpiredDocument, InquiryDocument, InquiryList, OneTimeLinkDocument,
-    OneTimeLinkRequest, OneTimeLinkRequestMeta, ResumeDocument,
+    AccountDocument, AccountList, CreateInquiry, CreatedDocument, ExpiredDocument, InquiryDocument, InquiryList,
+    OneTimeLinkDocument, OneTimeLinkRequest, OneTimeLinkRequestMeta, ResumeDocument,
 };
 use crate::persona::operation::Operation;
 use crate::persona::retry::RetryPolicy;
@@ -22,15 +22,21 @@ use crate::persona::transport::parse;
 
 const USER_AGENT: &str = concat!("persona-resume/", env!("CARGO_PKG_VERSION"));
 
-/// Filters of `GET /inquiries`.
+/// Filters of `GET /inquiries`. Persona's filters are a convenience, never a check: every item that comes back is
+/// checked for ownership before it is used or named (docs/design.md, "Who owns an inquiry").
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter<'a> {
     pub reference_id: Option<&'a str>,
+    /// Inquiries of any of these accounts (`filter[account-id]` takes a comma-separated list).
+    pub account_ids: Vec<&'a AccountId>,
     pub inquiry_template_id: Option<&'a str>,
-    /// Comma-separated statuses, e.g. `created,pending,expired`.
+    /// Comma-separated statuses, e.g. `created,pending,expired`; `None` for all.
     pub statuses: Option<&'a str>,
     pub page_size: u8,
 }
+
+/// Every account read asks for the reference id only: the functions never receive a user's personal fields.
+const ACCOUNT_FIELDS: (&str, &str) = ("fields[account]", "reference-id");
 
 /// The transport (`send`, in `transport.rs`) reads these fields too.
 pub struct PersonaClient {
@@ -87,14 +93,17 @@ impl PersonaClient {
         url
     }
 
-    /// `GET /inquiries/{id}?include=inquiry-template`
+    /// `GET /inquiries/{id}?include=inquiry-template,account&fields[account]=reference-id`: the template (for the
+    /// latest published version) and the account's reference id (for ownership) in the same call.
     pub async fn get_inquiry(
         &self,
         inv: &mut Invocation,
         inquiry_id: &InquiryId,
     ) -> Result<InquiryDocument, UpstreamError> {
         let mut url = self.url(&["inquiries", inquiry_id.as_str()]);
-        url.query_pairs_mut().append_pair("include", "inquiry-template");
+        url.query_pairs_mut()
+            .append_pair("include", "inquiry-template,account")
+            .append_pair(ACCOUNT_FIELDS.0, ACCOUNT_FIELDS.1);
         let answer = self.send(inv, Operation::GetInquiry, Method::GET, url, None, None).await?;
         parse(Operation::GetInquiry, answer)
     }
@@ -111,6 +120,10 @@ impl PersonaClient {
             if let Some(reference_id) = filter.reference_id {
                 query.append_pair("filter[reference-id]", reference_id);
             }
+            if !filter.account_ids.is_empty() {
+                let ids: Vec<&str> = filter.account_ids.iter().map(|id| id.as_str()).collect();
+                query.append_pair("filter[account-id]", &ids.join(","));
+            }
             if let Some(template_id) = filter.inquiry_template_id {
                 query.append_pair("filter[inquiry-template-id]", template_id);
             }
@@ -121,6 +134,34 @@ impl PersonaClient {
         }
         let answer = self.send(inv, Operation::ListInquiries, Method::GET, url, None, None).await?;
         parse(Operation::ListInquiries, answer)
+    }
+
+    /// `GET /accounts?filter[reference-id]=…&fields[account]=reference-id` (one page).
+    pub async fn list_accounts(
+        &self,
+        inv: &mut Invocation,
+        reference_id: &str,
+        page_size: u8,
+    ) -> Result<AccountList, UpstreamError> {
+        let mut url = self.url(&["accounts"]);
+        url.query_pairs_mut()
+            .append_pair("filter[reference-id]", reference_id)
+            .append_pair(ACCOUNT_FIELDS.0, ACCOUNT_FIELDS.1)
+            .append_pair("page[size]", &page_size.clamp(1, 100).to_string());
+        let answer = self.send(inv, Operation::ListAccounts, Method::GET, url, None, None).await?;
+        parse(Operation::ListAccounts, answer)
+    }
+
+    /// `GET /accounts/{id}?fields[account]=reference-id`
+    pub async fn get_account(
+        &self,
+        inv: &mut Invocation,
+        account_id: &AccountId,
+    ) -> Result<AccountDocument, UpstreamError> {
+        let mut url = self.url(&["accounts", account_id.as_str()]);
+        url.query_pairs_mut().append_pair(ACCOUNT_FIELDS.0, ACCOUNT_FIELDS.1);
+        let answer = self.send(inv, Operation::GetAccount, Method::GET, url, None, None).await?;
+        parse(Operation::GetAccount, answer)
     }
 
     /// `POST /inquiries/{id}/resume` — no request body (the spec defines none).
@@ -159,7 +200,7 @@ impl PersonaClient {
         keys: KeySequence,
     ) -> Result<CreatedDocument, UpstreamError> {
         let url = self.url(&["inquiries"]);
-        let body = serde_json::to_vec(body).expect("plain struct serializes");
+        let body = body.to_json();
         let answer = self.send(inv, Operation::CreateInquiry, Method::POST, url, Some(body), Some(keys)).await?;
         parse(Operation::CreateInquiry, answer)
     }
