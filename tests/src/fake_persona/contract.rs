@@ -2,19 +2,19 @@
 //! is validated against the response schema of Persona's official OpenAPI 3.1 file for that operation and
 //! status. Prism passes bad responses through silently, so this is the check that catches them.
 //!
-//! The spec is loaded once per process; each (operation, status) validator is compiled on first use from
-//! a root schema that *is* the spec document plus a `$ref` to the response schema, so every internal
-//! `#/components/...` reference resolves inside the same document.
+//! The spec is loaded once per process; the schemas are compiled and cached by the rig's one OpenAPI
+//! validator, [`crate::openapi::SpecSchemas`]; this module only finds the response schema of an
+//! (operation, status).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use jsonschema::{Draft, Validator};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::model::Endpoint;
+use crate::openapi::{escape_pointer, SpecSchemas};
 
 pub use super::spec::SPEC_ENV;
 use super::spec::{resolve_spec_path, Spec, SpecVersion};
@@ -40,7 +40,7 @@ pub struct ContractViolation {
 /// Validates documents against the spec's response schemas.
 pub struct ContractChecker {
     spec: Arc<Spec>,
-    validators: Mutex<HashMap<(Endpoint, u16), Arc<Validator>>>,
+    schemas: SpecSchemas,
 }
 
 impl std::fmt::Debug for ContractChecker {
@@ -49,42 +49,17 @@ impl std::fmt::Debug for ContractChecker {
     }
 }
 
-/// Escapes one JSON pointer segment (RFC 6901).
-pub(crate) fn escape_pointer(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
-}
-
-/// The parts of the spec a response schema can reach: schemas (and headers) live under `components`.
-const REACHABLE_COMPONENTS: &[&str] = &["schemas", "headers", "parameters", "responses"];
-
-/// A root schema that is the response schema at `pointer`, beside the spec's reachable `components` so
-/// that every internal `#/components/...` reference resolves. Leaving out `paths`, `webhooks` and the
-/// examples keeps each compiled validator a quarter of the spec's size.
-fn validation_root(spec: &Value, pointer: &str) -> Value {
-    let mut components = serde_json::Map::new();
-    for name in REACHABLE_COMPONENTS {
-        if let Some(part) = spec.pointer(&format!("/components/{name}")) {
-            components.insert((*name).to_owned(), part.clone());
-        }
-    }
-    let response = spec.pointer(pointer).cloned().unwrap_or(Value::Bool(false));
-    serde_json::json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "components": components,
-        "$defs": {"response": response},
-        "$ref": "#/$defs/response",
-    })
-}
-
 impl ContractChecker {
     /// A checker over the (process-wide cached) spec file at `path`, with its own validator cache.
     pub fn load(path: &Path) -> Result<ContractChecker, String> {
-        Ok(ContractChecker::over(Spec::cached(path)?))
+        ContractChecker::over(Spec::cached(path)?)
     }
 
-    /// A checker over a parsed spec.
-    pub fn over(spec: Arc<Spec>) -> ContractChecker {
-        ContractChecker { spec, validators: Mutex::new(HashMap::new()) }
+    /// A checker over a parsed spec (`Err` unless it is OpenAPI 3.1).
+    pub fn over(spec: Arc<Spec>) -> Result<ContractChecker, String> {
+        let schemas =
+            SpecSchemas::new(Arc::clone(&spec.document)).map_err(|e| format!("{}: {e}", spec.source.display()))?;
+        Ok(ContractChecker { spec, schemas })
     }
 
     /// The process-wide checker for the file at `path` (validators compiled once per process and path).
@@ -122,49 +97,22 @@ impl ContractChecker {
     pub fn response_schema_pointer(&self, operation: Endpoint, status: u16) -> Option<String> {
         let (path, method) = operation.spec_path_and_method();
         let responses_ptr = format!("/paths/{}/{method}/responses", escape_pointer(path));
-        let spec = &self.spec.document;
-        let responses = spec.pointer(&responses_ptr)?;
+        let responses = self.spec.document.pointer(&responses_ptr)?;
         let status_key = status.to_string();
-        let (mut ptr, mut response) = if let Some(r) = responses.get(&status_key) {
-            (format!("{responses_ptr}/{status_key}"), r)
-        } else {
-            let range = format!("{}XX", status / 100);
-            (format!("{responses_ptr}/{range}"), responses.get(&range).or_else(|| responses.get("default"))?)
-        };
-        // An OpenAPI Reference Object (`{"$ref": "#/components/responses/bad-request"}`).
-        for _ in 0..4 {
-            let Some(target) = response.get("$ref").and_then(Value::as_str) else {
-                break;
-            };
-            let target = target.strip_prefix('#')?;
-            ptr = target.to_owned();
-            response = spec.pointer(target)?;
-        }
-        let schema_ptr = format!("{ptr}/content/application~1json/schema");
-        spec.pointer(&schema_ptr).map(|_| schema_ptr)
+        let range = format!("{}XX", status / 100);
+        let key = [status_key.as_str(), range.as_str(), "default"].into_iter().find(|k| responses.get(k).is_some())?;
+        // An OpenAPI Reference Object (`{"$ref": "#/components/responses/bad-request"}`) is followed.
+        let (response_ptr, _) = self.schemas.resolve(format!("{responses_ptr}/{key}"))?;
+        let schema_ptr = format!("{response_ptr}/content/application~1json/schema");
+        self.spec.document.pointer(&schema_ptr).map(|_| schema_ptr)
     }
 
-    fn validator(&self, operation: Endpoint, status: u16) -> Result<Arc<Validator>, String> {
-        let mut cache = self.validators.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(v) = cache.get(&(operation, status)) {
-            return Ok(Arc::clone(v));
-        }
-        let pointer = self.response_schema_pointer(operation, status).ok_or_else(|| {
-            format!(
-                "the spec documents no application/json response {status} for {} {}",
-                operation.spec_path_and_method().1.to_uppercase(),
-                operation.spec_path_and_method().0
-            )
-        })?;
-        let root = validation_root(&self.spec.document, &pointer);
-        let validator = jsonschema::options()
-            .with_draft(Draft::Draft202012)
-            .should_validate_formats(true)
-            .build(&root)
-            .map_err(|e| format!("cannot compile the schema at {pointer}: {e}"))?;
-        let validator = Arc::new(validator);
-        cache.insert((operation, status), Arc::clone(&validator));
-        Ok(validator)
+    /// The pointer of the response schema, or why there is none.
+    fn schema_pointer(&self, operation: Endpoint, status: u16) -> Result<String, String> {
+        self.response_schema_pointer(operation, status).ok_or_else(|| {
+            let (path, method) = operation.spec_path_and_method();
+            format!("the spec documents no application/json response {status} for {} {path}", method.to_uppercase())
+        })
     }
 
     /// Compiles the validators of every documented (operation, status) now, so the first requests
@@ -172,8 +120,8 @@ impl ContractChecker {
     pub fn warm_up(&self) {
         for operation in Endpoint::ALL {
             for status in [200, 201, 400, 401, 403, 404, 409, 422, 429] {
-                if self.response_schema_pointer(operation, status).is_some() {
-                    if let Err(e) = self.validator(operation, status) {
+                if let Some(pointer) = self.response_schema_pointer(operation, status) {
+                    if let Err(e) = self.schemas.validator(&pointer) {
                         eprintln!("fake-persona: {e}");
                     }
                 }
@@ -183,18 +131,6 @@ impl ContractChecker {
 
     /// Checks one document. `Err` lists what is wrong (an undocumented status is wrong too).
     pub fn check(&self, operation: Endpoint, status: u16, document: &Value) -> Result<(), Vec<String>> {
-        let validator = self.validator(operation, status).map_err(|e| vec![e])?;
-        let errors: Vec<String> = validator
-            .iter_errors(document)
-            .map(|e| {
-                let at = e.instance_path().to_string();
-                format!("{}: {e}", if at.is_empty() { "/" } else { at.as_str() })
-            })
-            .collect();
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        self.schemas.check(&self.schema_pointer(operation, status).map_err(|e| vec![e])?, document)
     }
 }

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::contract::escape_pointer;
 use super::model::Endpoint;
+use crate::openapi::escape_pointer;
 
 /// The example documents of one spec file, by operation.
 #[derive(Clone, Debug)]

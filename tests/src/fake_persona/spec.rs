@@ -86,7 +86,8 @@ pub fn resolve_spec_path(path: Option<&Path>, version: Option<SpecVersion>) -> R
 /// A parsed OpenAPI 3.1 file.
 pub struct Spec {
     pub source: PathBuf,
-    pub document: Value,
+    /// Shared with the contract check's validators ([`crate::openapi::SpecSchemas`]), never copied whole.
+    pub document: Arc<Value>,
 }
 
 impl std::fmt::Debug for Spec {
@@ -105,7 +106,7 @@ impl Spec {
         if document.get("openapi").and_then(Value::as_str).is_none_or(|v| !v.starts_with("3.1")) {
             return Err(format!("{} is not an OpenAPI 3.1 document", path.display()));
         }
-        Ok(Spec { source: path.to_owned(), document })
+        Ok(Spec { source: path.to_owned(), document: Arc::new(document) })
     }
 
     /// The file at `path`, parsed on first use and shared by every fake of the process.
