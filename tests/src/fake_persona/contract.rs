@@ -6,9 +6,8 @@
 //! validator, [`crate::openapi::SpecSchemas`]; this module only finds the response schema of an
 //! (operation, status).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -17,7 +16,7 @@ use super::model::Endpoint;
 use crate::openapi::{escape_pointer, SpecSchemas};
 
 pub use super::spec::SPEC_ENV;
-use super::spec::{resolve_spec_path, Spec, SpecVersion};
+use super::spec::{once_per_path, resolve_spec_path, PerPath, Spec, SpecVersion};
 
 /// The spec a default fake serves: [`SPEC_ENV`], else the vendored file of `FAKE_PERSONA_SPEC_VERSION`, else
 /// the vendored `persona-openapi/2025-12-08/openapi-bundled.json`.
@@ -64,14 +63,8 @@ impl ContractChecker {
 
     /// The process-wide checker for the file at `path` (validators compiled once per process and path).
     pub fn cached(path: &Path) -> Result<Arc<ContractChecker>, String> {
-        static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<ContractChecker>>>> = OnceLock::new();
-        let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-        if let Some(checker) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(path) {
-            return Ok(Arc::clone(checker));
-        }
-        let checker = Arc::new(ContractChecker::load(path)?);
-        let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(Arc::clone(cache.entry(path.to_owned()).or_insert(checker)))
+        static CACHE: PerPath<ContractChecker> = OnceLock::new();
+        once_per_path(&CACHE, path, || ContractChecker::load(path))
     }
 
     /// The process-wide checker for [`default_spec_path`], loaded on first use.

@@ -67,6 +67,14 @@ fn ok(status: u16, body: &Value) -> http::Response<Body> {
     json_response(status, body, &HeaderMap::new())
 }
 
+/// `200` with the object, else `404` naming what was not found.
+fn found(what: &str, id: &str, object: Option<Value>) -> http::Response<Body> {
+    match object {
+        Some(body) => ok(200, &body),
+        None => error(404, &format!("{what} {id} not found")),
+    }
+}
+
 /// Parses a JSON body; an empty body reads as `{}`.
 fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, ControlError> {
     let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
@@ -137,10 +145,7 @@ fn respond(shared: &Shared, method: &Method, path: &str, query: Option<&str>, bo
             let t = state.store.create_template(spec).map_err(|e| model_error(&e))?;
             ok(201, &json!(t))
         }
-        (&Method::GET, ["templates", id]) => match state.store.templates.get(*id) {
-            Some(t) => ok(200, &json!(t)),
-            None => error(404, &format!("template {id} not found")),
-        },
+        (&Method::GET, ["templates", id]) => found("template", id, state.store.templates.get(*id).map(|t| json!(t))),
         (&Method::POST, ["templates", id, "versions"]) => {
             let b: PublishBody = parse(body)?;
             let version = state.store.publish_version(id, b.id).map_err(|e| model_error(&e))?;
@@ -167,10 +172,9 @@ fn respond(shared: &Shared, method: &Method, path: &str, query: Option<&str>, bo
             let inquiry = state.store.seed_inquiry(seed).map_err(|e| model_error(&e))?;
             ok(201, &inquiry_view(&state.store, &inquiry))
         }
-        (&Method::GET, ["inquiries", id]) => match state.store.inquiries.get(*id) {
-            Some(i) => ok(200, &inquiry_view(&state.store, i)),
-            None => error(404, &format!("inquiry {id} not found")),
-        },
+        (&Method::GET, ["inquiries", id]) => {
+            found("inquiry", id, state.store.inquiries.get(*id).map(|i| inquiry_view(&state.store, i)))
+        }
         (&Method::POST, ["inquiries", id, action]) => {
             let result = match *action {
                 "status" => {
@@ -193,10 +197,7 @@ fn respond(shared: &Shared, method: &Method, path: &str, query: Option<&str>, bo
             let account = state.store.seed_account(seed).map_err(|e| model_error(&e))?;
             ok(201, &json!(account))
         }
-        (&Method::GET, ["accounts", id]) => match state.store.accounts.get(*id) {
-            Some(a) => ok(200, &json!(a)),
-            None => error(404, &format!("account {id} not found")),
-        },
+        (&Method::GET, ["accounts", id]) => found("account", id, state.store.accounts.get(*id).map(|a| json!(a))),
         (&Method::GET, ["personal-fields"]) => ok(200, &json!({"served": state.personal_fields_served})),
         (&Method::GET, ["idempotency"]) => {
             let keys: Vec<Value> = state

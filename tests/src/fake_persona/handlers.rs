@@ -337,41 +337,54 @@ impl Default for Paging<'_> {
     }
 }
 
-fn list(cx: &Context<'_>, req: &ApiRequest<'_>) -> Handled {
-    let loose = cx.settings.loose_reference_ids;
-    let mut filter = ListFilter { loose, ..ListFilter::default() };
+/// Reads a list endpoint's query: `page[...]` into the paging, each `filter[name]=value` handed to `filter`;
+/// `include` and unbracketed `filter`/`page` are refused.
+fn list_query<'q>(
+    query: &'q [(String, String)],
+    mut filter: impl FnMut(&str, &'q String) -> Result<(), Answer>,
+) -> Result<Paging<'q>, Answer> {
     let mut paging = Paging::default();
-    for (key, value) in req.query {
+    for (key, value) in query {
         if key == "include" {
             return Err(Answer::bad_request("include is not supported on list endpoints"));
         }
         if let Some(name) = bracketed(key, "filter") {
-            match name {
-                "inquiry-id" => filter.inquiry_ids = Some(split_list(value)),
-                "account-id" => filter.account_ids = Some(split_list(value)),
-                "reference-id" if loose => filter.reference_ids = Some(split_list(value)),
-                "reference-id" => filter.reference_ids = Some(vec![value.clone()]),
-                "inquiry-template-id" => filter.template_ids = Some(split_list(value)),
-                "template-id" => filter.legacy_template_ids = Some(split_list(value)),
-                "status" => filter.statuses = Some(split_list(value)),
-                "note" => filter.note = Some(value.clone()),
-                "created-at-start" | "created-at-end" => {
-                    let t = parse_iso8601(value)
-                        .ok_or_else(|| Answer::bad_request(&format!("filter[{name}] must be an ISO 8601 date-time")))?;
-                    if name == "created-at-start" {
-                        filter.created_start = Some(t);
-                    } else {
-                        filter.created_end = Some(t);
-                    }
-                }
-                other => return Err(Answer::bad_request(&format!("filter[{other}] is not a supported filter"))),
-            }
+            filter(name, value)?;
         } else if let Some(name) = bracketed(key, "page") {
             paging.read(name, value)?;
         } else if key == "filter" || key == "page" {
             return Err(Answer::bad_request(&format!("{key} must be given as {key}[name]=value")));
         }
     }
+    Ok(paging)
+}
+
+fn list(cx: &Context<'_>, req: &ApiRequest<'_>) -> Handled {
+    let loose = cx.settings.loose_reference_ids;
+    let mut filter = ListFilter { loose, ..ListFilter::default() };
+    let paging = list_query(req.query, |name, value| {
+        match name {
+            "inquiry-id" => filter.inquiry_ids = Some(split_list(value)),
+            "account-id" => filter.account_ids = Some(split_list(value)),
+            "reference-id" if loose => filter.reference_ids = Some(split_list(value)),
+            "reference-id" => filter.reference_ids = Some(vec![value.clone()]),
+            "inquiry-template-id" => filter.template_ids = Some(split_list(value)),
+            "template-id" => filter.legacy_template_ids = Some(split_list(value)),
+            "status" => filter.statuses = Some(split_list(value)),
+            "note" => filter.note = Some(value.clone()),
+            "created-at-start" | "created-at-end" => {
+                let t = parse_iso8601(value)
+                    .ok_or_else(|| Answer::bad_request(&format!("filter[{name}] must be an ISO 8601 date-time")))?;
+                if name == "created-at-start" {
+                    filter.created_start = Some(t);
+                } else {
+                    filter.created_end = Some(t);
+                }
+            }
+            other => return Err(Answer::bad_request(&format!("filter[{other}] is not a supported filter"))),
+        }
+        Ok(())
+    })?;
     if filter.note.is_some()
         && (filter.inquiry_ids.is_some()
             || filter.account_ids.is_some()
@@ -412,22 +425,13 @@ fn account_object(cx: &Context<'_>, endpoint: Endpoint, account: &Account, ser: 
 /// case-insensitive), newest first, paginated like the inquiry list.
 fn list_accounts(cx: &Context<'_>, req: &ApiRequest<'_>) -> Handled {
     let mut references: Option<Vec<String>> = None;
-    let mut paging = Paging::default();
-    for (key, value) in req.query {
-        if key == "include" {
-            return Err(Answer::bad_request("include is not supported on list endpoints"));
+    let paging = list_query(req.query, |name, value| match name {
+        "reference-id" => {
+            references = Some(split_list(value));
+            Ok(())
         }
-        if let Some(name) = bracketed(key, "filter") {
-            match name {
-                "reference-id" => references = Some(split_list(value)),
-                other => return Err(Answer::bad_request(&format!("filter[{other}] is not a supported filter"))),
-            }
-        } else if let Some(name) = bracketed(key, "page") {
-            paging.read(name, value)?;
-        } else if key == "filter" || key == "page" {
-            return Err(Answer::bad_request(&format!("{key} must be given as {key}[name]=value")));
-        }
-    }
+        other => Err(Answer::bad_request(&format!("filter[{other}] is not a supported filter"))),
+    })?;
     let ser = serialization(req.query)?;
     let (lax, loose) = (cx.settings.lax_filters, cx.settings.loose_reference_ids);
     let keep =

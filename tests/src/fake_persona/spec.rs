@@ -83,6 +83,25 @@ pub fn resolve_spec_path(path: Option<&Path>, version: Option<SpecVersion>) -> R
     }
 }
 
+/// A process-wide cache of one `T` per file.
+pub(crate) type PerPath<T> = OnceLock<Mutex<HashMap<PathBuf, Arc<T>>>>;
+
+/// The `T` of the file at `path`, made by `load` on first use and shared by every fake of the process.
+/// Loaded outside the lock (a spec takes a while to parse): two first users may both load; the first insert wins.
+pub(crate) fn once_per_path<T>(
+    cache: &PerPath<T>,
+    path: &Path,
+    load: impl FnOnce() -> Result<T, String>,
+) -> Result<Arc<T>, String> {
+    let cache = cache.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(value) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(path) {
+        return Ok(Arc::clone(value));
+    }
+    let value = Arc::new(load()?);
+    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+    Ok(Arc::clone(cache.entry(path.to_owned()).or_insert(value)))
+}
+
 /// A parsed OpenAPI 3.1 file.
 pub struct Spec {
     pub source: PathBuf,
@@ -111,15 +130,8 @@ impl Spec {
 
     /// The file at `path`, parsed on first use and shared by every fake of the process.
     pub fn cached(path: &Path) -> Result<Arc<Spec>, String> {
-        static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<Spec>>>> = OnceLock::new();
-        let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-        if let Some(spec) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(path) {
-            return Ok(Arc::clone(spec));
-        }
-        // Parsed outside the lock: two first users may both parse; the first insert wins.
-        let spec = Arc::new(Spec::read(path)?);
-        let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(Arc::clone(cache.entry(path.to_owned()).or_insert(spec)))
+        static CACHE: PerPath<Spec> = OnceLock::new();
+        once_per_path(&CACHE, path, || Spec::read(path))
     }
 
     /// The API version the file declares (`info.version`), if it is one we know.
@@ -130,15 +142,10 @@ impl Spec {
 
 /// The examples of the file at `path`, taken once per process and path.
 pub fn examples_for(path: &Path) -> Result<Arc<Examples>, String> {
-    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<Examples>>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    if let Some(examples) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(path) {
-        return Ok(Arc::clone(examples));
-    }
-    let spec = Spec::cached(path)?;
-    let examples = Arc::new(Examples::from_spec(&spec.document).map_err(|e| format!("{}: {e}", path.display()))?);
-    let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
-    Ok(Arc::clone(cache.entry(path.to_owned()).or_insert(examples)))
+    static CACHE: PerPath<Examples> = OnceLock::new();
+    once_per_path(&CACHE, path, || {
+        Examples::from_spec(&Spec::cached(path)?.document).map_err(|e| format!("{}: {e}", path.display()))
+    })
 }
 
 /// The examples of the spec a default fake serves ([`resolve_spec_path`] without arguments).
