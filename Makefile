@@ -9,3 +9,10 @@ test:   ## everything CI checks: formatting, clippy, unit, scenario, end-to-end,
 
 bench:  ## cold start, latency, memory and size against two floors (bench/results.md)
 	cargo run --profile rig -p integration-tests --bin bench
+
+.PHONY: check
+check:  ## the fast inner loop: formatting, clippy, the library's tests and the in-process rig tests
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo test -p persona-resume
+	cargo test -p integration-tests --test in_process
