@@ -1,3 +1,4 @@
+pub mod dev_gateway;
 pub mod error;
 pub mod fake_persona;
 pub mod moto;

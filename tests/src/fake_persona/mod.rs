@@ -22,6 +22,7 @@ pub mod control;
 pub mod documents;
 pub mod faults;
 pub mod handlers;
+pub mod hosted_flow;
 pub mod idempotency;
 pub mod model;
 pub mod rate_limit;
