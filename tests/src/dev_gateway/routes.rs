@@ -61,7 +61,7 @@ pub fn route(method: &str, path: &str) -> Routing {
             function,
             route_key,
             // API Gateway hands the function the decoded path parameter.
-            inquiry_id: id.map(|id| percent_decode(id)),
+            inquiry_id: id.map(percent_decode),
         }),
     }
 }
