@@ -22,8 +22,12 @@ cargo_lambda="$(bash ci/setup-cargo-lambda.sh)"
 # One build of everything first, with cargo's progress lines (a cold build takes minutes): watch then starts
 # the functions from these artifacts instead of building silently on the first request.
 echo "dev: building the dev gateway and both functions (debug)…"
+# Some crates (aws-lc-sys) compile for minutes without a line of their own: say so every minute.
+( while sleep 60; do echo "dev: still building ($((SECONDS - started)) s)…"; done ) &
+heartbeat=$!
 cargo build -p integration-tests --bin dev-gateway -p issue-link -p resume-session 2>&1 \
     | grep --line-buffered -E '^\s*(Compiling|Finished|error|warning: unused)|^error' || true
+kill "${heartbeat}" 2>/dev/null || true
 [[ -x "${target}/debug/dev-gateway" ]] || { echo "dev: the build failed" >&2; exit 1; }
 
 pids=()
@@ -69,7 +73,7 @@ for fn in issue-link resume-session; do
 done
 echo "dev: cargo lambda watch on http://127.0.0.1:${WATCH_PORT} (log: ${watch_log}; gateway log: ${gateway_log})"
 echo "dev: ready in $((SECONDS - started)) s — the API on http://127.0.0.1:${GATEWAY_PORT}, the front-end kit on http://127.0.0.1:${GATEWAY_PORT}/web/"
-echo "dev: try  TOKEN=\$(make -s token SUB=alice)"
+echo "dev: try  TOKEN=\$(make token SUB=alice)"
 echo "dev:      curl -s -X POST http://127.0.0.1:${GATEWAY_PORT}/me/session -H \"Authorization: Bearer \$TOKEN\""
 tail -n 0 -f "${gateway_log}" &
 pids+=("$!")
