@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::persona::operation::Operation;
+
 /// Time kept back from Lambda's deadline to render the answer and post it to the Runtime API.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
 /// The budget when no Lambda deadline is known (tests feeding events straight into the handler).
@@ -25,7 +27,7 @@ fn budget(lambda_deadline: Option<SystemTime>, now: SystemTime) -> Duration {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamCall {
-    pub operation: &'static str,
+    pub operation: Operation,
     /// `None` when no answer arrived (timeout, dropped connection).
     pub status: Option<u16>,
     pub duration: Duration,
@@ -37,13 +39,11 @@ pub struct Invocation {
     pub lambda_request_id: String,
     deadline: Instant,
     pub calls: Vec<UpstreamCall>,
-    /// The inquiry the answer is about, once known (for the log line and error bodies).
-    pub inquiry_id: Option<String>,
 }
 
 impl Invocation {
     pub fn new(lambda_request_id: String, deadline: Instant) -> Self {
-        Self { lambda_request_id, deadline, calls: Vec::new(), inquiry_id: None }
+        Self { lambda_request_id, deadline, calls: Vec::new() }
     }
 
     /// Converts Lambda's wall-clock deadline into a monotonic one, keeping [`DEADLINE_MARGIN`] back.

@@ -1,4 +1,4 @@
-//! Request rules (design.md, "Request rules"): method, owner claim, inquiry id, body. Nothing here talks to
+//! Request rules (docs/design.md, "Request rules"): method, owner claim, inquiry id, body. Nothing here talks to
 //! Persona; a request that breaks a rule never reaches it.
 
 use lambda_http::http::header::CONTENT_TYPE;
@@ -7,10 +7,11 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use serde_json::Value;
 
-use crate::config::{AuthMode, LINK_EXPIRY_RANGE};
-use crate::error::Error;
-use crate::ids::is_valid_inquiry_id;
-use crate::service::{Endpoint, ResumeRequest, Target};
+use crate::app::error::RequestError as Error;
+use crate::app::service::{Action, Function, ResumeRequest, Target};
+use crate::domain::ids::InquiryId;
+use crate::domain::owner::{Caller, Owner};
+use crate::ops::config::{AuthMode, LINK_EXPIRY_RANGE};
 
 pub const MAX_BODY_BYTES: usize = 8 * 1024;
 pub const INQUIRY_ID_PARAMETER: &str = "inquiry_id";
@@ -19,7 +20,7 @@ pub const INQUIRY_ID_PARAMETER: &str = "inquiry_id";
 /// content type (415), body (400).
 pub fn parse_request(
     request: &Request,
-    endpoint: Endpoint,
+    function: Function,
     auth_mode: AuthMode,
     owner_claim: &str,
 ) -> Result<ResumeRequest, Error> {
@@ -27,26 +28,28 @@ pub fn parse_request(
         return Err(Error::MethodNotAllowed);
     }
     let target = target(request)?;
-    let owner = match auth_mode {
-        AuthMode::Jwt => Some(owner_from_claims(request, owner_claim).ok_or(Error::Unauthenticated)?),
-        AuthMode::Iam => None,
+    let caller = match auth_mode {
+        AuthMode::Jwt => {
+            Caller::User(owner_from_claims(request, owner_claim).and_then(Owner::new).ok_or(Error::Unauthenticated)?)
+        }
+        AuthMode::Iam => Caller::Trusted,
     };
-    if target == Target::Me && owner.is_none() {
+    if target == Target::Me && caller == Caller::Trusted {
         return Err(Error::Unauthenticated); // `/me` needs a user: JWT mode only.
     }
-    let link_expires_in_seconds = parse_body(request, endpoint)?;
-    Ok(ResumeRequest { target, owner, link_expires_in_seconds })
+    let expires_in_seconds = parse_body(request, function)?;
+    let action = match function {
+        Function::IssueLink => Action::Link { expires_in_seconds },
+        Function::ResumeSession => Action::Session,
+    };
+    Ok(ResumeRequest { target, caller, action })
 }
 
 /// `/inquiries/{inquiry_id}/…` carries the id as a path parameter; `/me/…` carries none.
 fn target(request: &Request) -> Result<Target, Error> {
     let parameters = request.path_parameters();
     if let Some(inquiry_id) = parameters.first(INQUIRY_ID_PARAMETER) {
-        return if is_valid_inquiry_id(inquiry_id) {
-            Ok(Target::Inquiry(inquiry_id.to_owned()))
-        } else {
-            Err(Error::InvalidInquiryId)
-        };
+        return InquiryId::parse(inquiry_id).map(Target::Inquiry).map_err(|_| Error::InvalidInquiryId);
     }
     let mut segments = request.uri().path().trim_end_matches('/').rsplit('/');
     let _action = segments.next();
@@ -74,7 +77,7 @@ pub fn owner_from_claims(request: &Request, claim: &str) -> Option<String> {
 }
 
 /// The optional body: absent, empty or whitespace-only means none, whatever the Content-Type.
-fn parse_body(request: &Request, endpoint: Endpoint) -> Result<Option<u32>, Error> {
+fn parse_body(request: &Request, function: Function) -> Result<Option<u32>, Error> {
     let bytes: &[u8] = request.body().as_ref();
     if bytes.len() > MAX_BODY_BYTES {
         return Err(Error::BodyTooLarge { limit: MAX_BODY_BYTES });
@@ -91,34 +94,29 @@ fn parse_body(request: &Request, endpoint: Endpoint) -> Result<Option<u32>, Erro
     if !is_json {
         return Err(Error::UnsupportedMediaType);
     }
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|_| Error::InvalidBody("the body is not valid JSON".into()))?;
+    let value: Value = serde_json::from_slice(bytes).map_err(|_| Error::InvalidBody("the body is not valid JSON"))?;
     let Value::Object(members) = value else {
-        return Err(Error::InvalidBody("the body must be a JSON object".into()));
+        return Err(Error::InvalidBody("the body must be a JSON object"));
     };
     // `Value` keeps the last of two members with one name; which one a caller meant is anyone's guess.
     if serde_json::from_slice::<UniqueMembers>(bytes).is_err() {
-        return Err(Error::InvalidBody("a member appears more than once".into()));
+        return Err(Error::InvalidBody("a member appears more than once"));
     }
     let mut expires_in_seconds = None;
     for (name, value) in &members {
-        match (endpoint, name.as_str()) {
-            (Endpoint::IssueLink, "expires_in_seconds") => {
+        match (function, name.as_str()) {
+            (Function::IssueLink, "expires_in_seconds") => {
                 let seconds = value
                     .as_u64()
                     .and_then(|n| u32::try_from(n).ok())
                     .filter(|n| LINK_EXPIRY_RANGE.contains(n))
-                    .ok_or_else(|| {
-                        Error::InvalidBody("expires_in_seconds must be an integer from 60 to 604800".into())
-                    })?;
+                    .ok_or(Error::InvalidBody("expires_in_seconds must be an integer from 60 to 604800"))?;
                 expires_in_seconds = Some(seconds);
             }
-            (Endpoint::IssueLink, _) => {
-                return Err(Error::InvalidBody("unknown member: only expires_in_seconds is accepted".into()))
+            (Function::IssueLink, _) => {
+                return Err(Error::InvalidBody("unknown member: only expires_in_seconds is accepted"))
             }
-            (Endpoint::ResumeSession, _) => {
-                return Err(Error::InvalidBody("this endpoint accepts no body members".into()))
-            }
+            (Function::ResumeSession, _) => return Err(Error::InvalidBody("this function accepts no body members")),
         }
     }
     Ok(expires_in_seconds)
@@ -168,18 +166,21 @@ mod tests {
                 "authorizer": {"jwt": {"claims": {"sub": "user-1"}, "scopes": null}}},
             "pathParameters": {"inquiry_id": "inq_1"}, "body": body, "isBase64Encoded": false
         });
-        crate::event::parse_event(event).unwrap().into()
+        crate::lambda::event::parse_event(event).unwrap().into()
     }
 
     fn expiry(body: &str) -> Result<Option<u32>, Error> {
-        parse_request(&request(body), Endpoint::IssueLink, AuthMode::Jwt, "sub").map(|r| r.link_expires_in_seconds)
+        parse_request(&request(body), Function::IssueLink, AuthMode::Jwt, "sub").map(|r| match r.action {
+            Action::Link { expires_in_seconds } => expires_in_seconds,
+            Action::Session => panic!("issue-link asks for a link"),
+        })
     }
 
     #[test]
     fn duplicate_members_are_refused() {
         let duplicate = r#"{"expires_in_seconds": 60, "expires_in_seconds": 604800}"#;
-        assert_eq!(expiry(duplicate), Err(Error::InvalidBody("a member appears more than once".into())));
-        let resume = parse_request(&request(r#"{"a": 1, "a": 1}"#), Endpoint::ResumeSession, AuthMode::Jwt, "sub");
+        assert_eq!(expiry(duplicate), Err(Error::InvalidBody("a member appears more than once")));
+        let resume = parse_request(&request(r#"{"a": 1, "a": 1}"#), Function::ResumeSession, AuthMode::Jwt, "sub");
         assert!(matches!(resume, Err(Error::InvalidBody(_))));
         // Same names deeper down are another object's business (and rejected as unknown members anyway).
         assert_eq!(expiry(r#"{"expires_in_seconds": 600}"#), Ok(Some(600)));

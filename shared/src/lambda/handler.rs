@@ -1,0 +1,59 @@
+//! The Lambda handler both functions share: parse, run the service, render, log one line.
+
+use std::time::Instant;
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+
+use crate::app::error::Failure;
+use crate::app::service::{Function, Resolution, ResumeService};
+use crate::app::state::AppState;
+use crate::lambda::problem::problem_response;
+use crate::lambda::request::parse_request;
+use crate::lambda::response::success_response;
+use crate::lambda::summary::InvocationSummary;
+use crate::persona::calls::Invocation;
+
+/// Handles one API Gateway request. Never fails: every error is an HTTP answer.
+pub async fn handle(
+    state: &AppState,
+    function: Function,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
+    let started = Instant::now();
+    let cold_start = state.take_cold_start();
+    let context = request.lambda_context_ref();
+    let lambda_request_id = context
+        .map(|c| c.request_id.clone())
+        .filter(|id| !id.is_empty())
+        .or_else(|| api_gateway_request_id(&request))
+        .unwrap_or_else(|| format!("local-{:016x}", fastrand::u64(..)));
+    let mut inv = Invocation::with_lambda_deadline(lambda_request_id, context.map(|c| c.deadline()));
+
+    let result = run(state, function, &request, &mut inv).await;
+    let response = match &result {
+        Ok(resolution) => success_response(resolution, &state.config.hosted_flow_url),
+        Err(failure) => problem_response(failure),
+    };
+    InvocationSummary::new(function, &inv, &result, response.status().as_u16(), started, cold_start).emit();
+    Ok(response)
+}
+
+async fn run(
+    state: &AppState,
+    function: Function,
+    request: &Request,
+    inv: &mut Invocation,
+) -> Result<Resolution, Failure> {
+    let parsed = parse_request(request, function, state.config.auth_mode, &state.config.owner_claim)?;
+    ResumeService { config: &state.config, persona: &state.persona }.resolve(inv, &parsed).await
+}
+
+fn api_gateway_request_id(request: &Request) -> Option<String> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.request_id.clone(),
+        RequestContext::ApiGatewayV1(context) => context.request_id.clone(),
+        _ => None,
+    }
+    .filter(|id| !id.is_empty())
+}
