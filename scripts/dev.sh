@@ -75,6 +75,7 @@ echo "dev: cargo lambda watch on http://127.0.0.1:${WATCH_PORT} (log: ${watch_lo
 echo "dev: ready in $((SECONDS - started)) s — the API on http://127.0.0.1:${GATEWAY_PORT}, the front-end kit on http://127.0.0.1:${GATEWAY_PORT}/web/"
 echo "dev: try  TOKEN=\$(make token SUB=alice)"
 echo "dev:      curl -s -X POST http://127.0.0.1:${GATEWAY_PORT}/me/session -H \"Authorization: Bearer \$TOKEN\""
-tail -n 0 -f "${gateway_log}" &
+# From here on: the gateway's request lines, the functions' logs and watch's rebuilds (hot reload) as they come.
+tail -q -n 0 -f "${gateway_log}" "${watch_log}" &
 pids+=("$!")
 wait "${pids[1]}"

@@ -111,8 +111,8 @@ fn run_server(options: &Options) -> Result<(), String> {
         functions_url: options.functions_url.clone(),
         web_root: options.web_root.clone(),
         persona_custom_host: options.fake_port.map(|p| format!("localhost:{p}")),
-        // cargo lambda watch builds a function on its first invocation: allow for a cold build.
-        invoke_timeout: Duration::from_secs(900),
+        // Longer than API Gateway's 30 s: after a code change, watch rebuilds the function before it answers.
+        invoke_timeout: Duration::from_secs(300),
     };
     let router = app(config, issuer)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

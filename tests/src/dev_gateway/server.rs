@@ -201,11 +201,17 @@ async fn invoke(state: &AppState, matched: &RouteMatch, event: &Value) -> (Respo
         .await
     {
         Ok(a) => a,
-        Err(e) => {
-            let why = if e.is_timeout() { "timed out" } else { "unreachable" };
+        // API Gateway's own answers when the integration does not answer in time, or not at all.
+        Err(e) if e.is_timeout() => {
+            return (
+                message(StatusCode::GATEWAY_TIMEOUT, "Endpoint request timed out"),
+                format!("{name}: no answer from cargo lambda watch within {:?}", state.config.invoke_timeout),
+            );
+        }
+        Err(_) => {
             return (
                 message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
-                format!("{name}: cargo lambda watch {why} at {url}"),
+                format!("{name}: cargo lambda watch unreachable at {url}"),
             );
         }
     };
