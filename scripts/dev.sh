@@ -19,6 +19,16 @@ started=$SECONDS
 
 cargo_lambda="$(bash ci/setup-cargo-lambda.sh)"
 
+# The front-end kit loads Persona's JS client from examples/web/node_modules (npm, pinned by its lock file).
+if [[ ! -f examples/web/node_modules/persona/dist/persona.js ]]; then
+    if command -v npm >/dev/null; then
+        echo "dev: npm ci in examples/web (Persona's JS client for the front-end kit)"
+        (cd examples/web && npm ci --no-audit --no-fund --silent)
+    else
+        echo "dev: npm not found: the front-end kit will fall back to the hosted flow" >&2
+    fi
+fi
+
 # One build of everything first, with cargo's progress lines (a cold build takes minutes): watch then starts
 # the functions from these artifacts instead of building silently on the first request.
 echo "dev: building the dev gateway and both functions (debug)…"
