@@ -41,7 +41,7 @@ impl AppState {
     /// depend on each other, so they overlap: the client is built on a blocking thread meanwhile.
     pub async fn from_config(config: Config) -> Result<Self, StartupError> {
         let http = tokio::task::spawn_blocking(PersonaClient::http_client);
-        let keys = KeyStore::load(&config.api_key_source, None).await?;
+        let keys = KeyStore::load(&config.api_key_source).await?;
         let http = http.await.map_err(|e| StartupError::Client(format!("could not build the HTTP client: {e}")))?;
         let persona = PersonaClient::with_http(
             http.map_err(StartupError::Client)?,
