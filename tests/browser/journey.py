@@ -158,7 +158,26 @@ class Journey:
         self.status("verified")
         self.shot("completed-user-already-verified")
 
-        # 7. 429 with Retry-After: Persona's rate limit (1 request / 2 min) outlasts the request's deadline.
+        # 7. session_token: null (Persona would not resume a created inquiry): the client opens it by id alone.
+        settings = control("GET", "/_control/settings")
+        control("PUT", "/_control/settings", dict(settings, resume_created_conflict=True))
+        try:
+            self.sign_in("demo-user-created")
+            d.find_element(By.ID, "continue").click()
+            assert "inq_DemoCreated0001" in self.status("embedded")
+            seam = d.execute_script("return window.PersonaResumeKit.seam.lastEmbedded")
+            assert seam == {"inquiryId": "inq_DemoCreated0001", "sessionToken": None}, seam
+            frame = self.wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "iframe.persona-widget__iframe")))
+            assert "session-token" not in frame.get_attribute("src")
+            d.switch_to.frame(frame)
+            assert self.flow_page() == ("id-accepted", "inq_DemoCreated0001"), self.flow_page()
+            d.switch_to.default_content()
+            time.sleep(0.5)
+            self.shot("created-inquiry-without-token")
+        finally:
+            control("PUT", "/_control/settings", settings)
+
+        # 8. 429 with Retry-After: Persona's rate limit (1 request / 2 min) outlasts the request's deadline.
         settings = control("GET", "/_control/settings")
         limited = dict(settings, rate_limit={"enabled": True, "limit": 1, "window_ms": 120_000})
         control("PUT", "/_control/settings", limited)

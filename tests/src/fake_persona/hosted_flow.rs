@@ -5,7 +5,8 @@
 //! - `GET /verify?code=…`: a one-time link the fake handed out (its links point here when
 //!   `Settings::link_base_url` does). Accepted once; a second visit says the link was used.
 //! - `GET /verify?inquiry-id=…&session-token=…`: the hosted flow URL our API answers with; accepted when the
-//!   token is a valid session of that inquiry.
+//!   token is a valid session of that inquiry. Without a token, only a `created` inquiry opens (Persona loads
+//!   a not-yet-started inquiry by its id; our API answers `session_token: null` for one it would not resume).
 //! - `GET /widget?…`: what Persona's JS client (`persona` on npm) loads in its iframe when constructed with
 //!   `customHost` pointing at the fake; same check as above, and it posts the client's `load` and `ready`
 //!   messages to the parent page so the real client opens it.
@@ -32,6 +33,11 @@ pub enum Outcome {
         inquiry_id: String,
         reference_id: Option<String>,
     },
+    /// Let in by inquiry id alone (a created inquiry).
+    IdAccepted {
+        inquiry_id: String,
+        reference_id: Option<String>,
+    },
     LinkUsed,
     LinkExpired,
     LinkUnknown,
@@ -44,7 +50,7 @@ pub enum Outcome {
 impl Outcome {
     fn status(&self) -> u16 {
         match self {
-            Outcome::LinkAccepted { .. } | Outcome::TokenAccepted { .. } => 200,
+            Outcome::LinkAccepted { .. } | Outcome::TokenAccepted { .. } | Outcome::IdAccepted { .. } => 200,
             Outcome::LinkUsed | Outcome::LinkExpired => 410,
             Outcome::LinkUnknown => 404,
             Outcome::TokenRefused => 403,
@@ -56,6 +62,7 @@ impl Outcome {
         match self {
             Outcome::LinkAccepted { .. } => "link-accepted",
             Outcome::TokenAccepted { .. } => "token-accepted",
+            Outcome::IdAccepted { .. } => "id-accepted",
             Outcome::LinkUsed => "link-used",
             Outcome::LinkExpired => "link-expired",
             Outcome::LinkUnknown => "link-unknown",
@@ -84,6 +91,7 @@ pub fn handle(shared: &Shared, method: &Method, path: &str, query: Option<&str>)
         match (page, param("code"), param("inquiry-id"), param("session-token")) {
             (Page::Hosted, Some(code), _, _) => open_link(store, code, now_ms()),
             (_, None, Some(id), Some(token)) => open_with_token(store, id, token, now_ms()),
+            (_, None, Some(id), None) => open_by_id(store, id),
             _ => Outcome::BadRequest,
         }
     };
@@ -144,6 +152,16 @@ pub fn open_with_token(store: &mut Store, inquiry_id: &str, token: &str, now: u6
     }
 }
 
+/// Opens an inquiry by id alone: only one not started yet (`created`), as Persona loads those without a token.
+pub fn open_by_id(store: &Store, inquiry_id: &str) -> Outcome {
+    match store.inquiries.get(inquiry_id) {
+        Some(inquiry) if inquiry.status == "created" && !inquiry.is_redacted() => {
+            Outcome::IdAccepted { inquiry_id: inquiry.id.clone(), reference_id: inquiry.reference_id.clone() }
+        }
+        _ => Outcome::TokenRefused,
+    }
+}
+
 fn valid_token_session(inquiry: &Inquiry, token: &str, now: u64) -> Option<usize> {
     if inquiry.is_redacted() {
         return None;
@@ -167,6 +185,15 @@ fn render(page: Page, outcome: &Outcome, container_id: Option<&str>) -> Response
             "Verification resumed",
             format!(
                 "<p>Session token accepted: inquiry <code>{}</code>{}.</p>",
+                escape(inquiry_id),
+                owner(reference_id)
+            ),
+            Some(inquiry_id.as_str()),
+        ),
+        Outcome::IdAccepted { inquiry_id, reference_id } => (
+            "Verification started",
+            format!(
+                "<p>Inquiry <code>{}</code>{} opened by its id (not started yet).</p>",
                 escape(inquiry_id),
                 owner(reference_id)
             ),
@@ -205,7 +232,7 @@ fn owner(reference_id: &Option<String>) -> String {
 /// the `exit` a user's "close" sends.
 fn widget_script(outcome: &Outcome, container_id: Option<&str>) -> String {
     let container = serde_json::to_string(container_id.unwrap_or("")).unwrap_or_else(|_| "\"\"".into());
-    let accepted = matches!(outcome, Outcome::TokenAccepted { .. });
+    let accepted = matches!(outcome, Outcome::TokenAccepted { .. } | Outcome::IdAccepted { .. });
     format!(
         r#"<p><button type="button" id="close">Close</button></p>
 <script>
@@ -300,6 +327,16 @@ mod tests {
         assert_eq!(open_with_token(&mut store, "inq_Other1", &token, now), Outcome::TokenRefused);
         assert_eq!(open_with_token(&mut store, &id, "not-a-token", now), Outcome::TokenRefused);
         assert_eq!(open_with_token(&mut store, &id, &token, now + 120_000), Outcome::TokenRefused, "expired");
+    }
+
+    #[test]
+    fn only_a_created_inquiry_opens_without_a_token() {
+        let (mut store, id, _, _) = store_with_sessions();
+        assert_eq!(open_by_id(&store, &id), Outcome::TokenRefused, "a pending inquiry needs its token");
+        store.inquiries.get_mut(&id).unwrap().status = "created".into();
+        let accepted = Outcome::IdAccepted { inquiry_id: id.clone(), reference_id: Some("alice".into()) };
+        assert_eq!(open_by_id(&store, &id), accepted);
+        assert_eq!(open_by_id(&store, "inq_Other1"), Outcome::TokenRefused);
     }
 
     #[test]
