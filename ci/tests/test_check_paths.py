@@ -99,3 +99,9 @@ def test_a_symlink_out_of_the_checkout_fails(tmp_path):
     os.symlink("design.md", root / "docs" / "ok-link")
     findings = check_paths.check(root)
     assert [f.file for f in findings] == ["docs/link"], findings
+
+
+def test_every_exempt_file_exists():
+    """A stale exemption would silently exempt whatever later takes its name."""
+    for name, why in check_paths.ALLOWED_FILES.items():
+        assert (REPO / name).is_file(), f"{name} ({why}) is exempt but does not exist"

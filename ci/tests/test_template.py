@@ -443,18 +443,23 @@ def test_cors_is_off_without_origins_and_preflights_never_reach_an_authorizer():
 
 # ------------------------------------------------------------------------------------------ cargo-lambda
 def test_cargo_lambda_deploy_metadata_mirrors_the_template(tpl):
+    """One [workspace.metadata.lambda.deploy] for both functions (tests/tests/config_defaults.rs also checks it
+    against the code's own defaults); no function manifest carries a second copy that could drift."""
     params = tpl["Parameters"]
     timeout = tpl["Globals"]["Function"]["Timeout"]
+    root = tomllib.loads((REPO / "Cargo.toml").read_text(encoding="utf-8"))
+    deploy = root["workspace"]["metadata"]["lambda"]["deploy"]
+    assert deploy["memory"] == 128 and deploy["timeout"] == timeout
+    assert deploy["runtime"] == "provided.al2023"
+    for var, value in deploy.get("env", {}).items():
+        assert var in EXPECTED_ENV_DEFAULTS and var not in LOCAL_ONLY_ENV
+        assert value == EXPECTED_ENV_DEFAULTS[var], f"Cargo.toml: {var}"
+    env_params = {v: effective_env(tpl, f)[v]["Ref"] for f in functions(tpl).values() for v in deploy["env"]}
+    for var, param in env_params.items():
+        assert str(params[param]["Default"]) == deploy["env"][var]
     for manifest in sorted((REPO / "functions").glob("*/Cargo.toml")):
-        deploy = tomllib.loads(manifest.read_text(encoding="utf-8"))["package"]["metadata"]["lambda"]["deploy"]
-        assert deploy["memory"] == 128 and deploy["timeout"] == timeout
-        assert deploy["runtime"] == "provided.al2023"
-        for var, value in deploy.get("env", {}).items():
-            assert var in EXPECTED_ENV_DEFAULTS and var not in LOCAL_ONLY_ENV
-            assert value == EXPECTED_ENV_DEFAULTS[var], f"{manifest}: {var}"
-        env_params = {v: effective_env(tpl, f)[v]["Ref"] for f in functions(tpl).values() for v in deploy["env"]}
-        for var, param in env_params.items():
-            assert str(params[param]["Default"]) == deploy["env"][var]
+        own = tomllib.loads(manifest.read_text(encoding="utf-8")).get("package", {}).get("metadata", {})
+        assert "deploy" not in own.get("lambda", {}), f"{manifest}: deploy settings belong in the root Cargo.toml"
 
 
 # ------------------------------------------------------------------------------------ the linter itself
