@@ -98,7 +98,11 @@ async fn arm64_bootstraps_answer_200_under_qemu() {
         return;
     }
     let missing = missing();
-    assert!(missing.is_empty(), "ARM64_BOOT=1 but cannot boot the arm64 artifacts; missing:\n  {}", missing.join("\n  "));
+    assert!(
+        missing.is_empty(),
+        "ARM64_BOOT=1 but cannot boot the arm64 artifacts; missing:\n  {}",
+        missing.join("\n  ")
+    );
 
     let fake = FakePersona::start(FakeConfig::default());
     let template = fake.create_template(NewTemplate { versions: Some(1), ..NewTemplate::default() }).expect("template");
@@ -133,8 +137,15 @@ async fn arm64_bootstraps_answer_200_under_qemu() {
         let event = http_api_event(f.endpoint, Some(&inquiry.id), Some(&owner), None);
         let answer = process.invoke(event, INVOCATION_DEADLINE).await.expect("invoke").http().expect("proxy response");
         let body = answer.json().unwrap_or_default();
-        assert_eq!(answer.status, 200, "{} (aarch64) answered {}: {}\n{}", f.name, answer.status, answer.text(),
-            process.output().dump());
+        assert_eq!(
+            answer.status,
+            200,
+            "{} (aarch64) answered {}: {}\n{}",
+            f.name,
+            answer.status,
+            answer.text(),
+            process.output().dump()
+        );
         assert_eq!(body["inquiry_id"], json!(inquiry.id), "{}: {body}", f.name);
         assert!(body[f.member].as_str().is_some_and(|v| !v.is_empty()), "{}: no {} in {body}", f.name, f.member);
         eprintln!(
@@ -151,7 +162,8 @@ async fn arm64_bootstraps_answer_200_under_qemu() {
 
 /// A fresh directory for the wrappers (removed at the end of the test).
 fn tempdir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("persona-resume-arm64-{}-{:08x}", std::process::id(), fastrand::u32(..)));
+    let dir =
+        std::env::temp_dir().join(format!("persona-resume-arm64-{}-{:08x}", std::process::id(), fastrand::u32(..)));
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
 }
