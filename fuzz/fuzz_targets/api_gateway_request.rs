@@ -5,22 +5,22 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use persona_resume::config::AuthMode;
-use persona_resume::http::problem::problem_response;
-use persona_resume::http::request::parse_request;
-use persona_resume::ids::is_valid_inquiry_id;
-use persona_resume::service::Target;
-use persona_resume::Endpoint;
+use persona_resume::ops::config::AuthMode;
+use persona_resume::lambda::problem::problem_response;
+use persona_resume::lambda::request::parse_request;
+use persona_resume::domain::ids::InquiryId;
+use persona_resume::app::service::Target;
+use persona_resume::Function;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(payload) = serde_json::from_slice::<serde_json::Value>(data) else {
         return;
     };
-    let Ok(event) = persona_resume::event::parse_event(payload) else {
+    let Ok(event) = persona_resume::lambda::event::parse_event(payload) else {
         return;
     };
     let request: lambda_http::Request = event.into();
-    for endpoint in [Endpoint::IssueLink, Endpoint::ResumeSession] {
+    for endpoint in [Function::IssueLink, Function::ResumeSession] {
         for (auth_mode, claim) in [(AuthMode::Jwt, "sub"), (AuthMode::Jwt, "custom:user_id"), (AuthMode::Iam, "sub")] {
             match parse_request(&request, endpoint, auth_mode, claim) {
                 Ok(parsed) => {
@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
                     if auth_mode == AuthMode::Jwt {
                         assert!(parsed.owner.as_deref().is_some_and(|o| !o.is_empty()), "JWT mode without an owner");
                     }
-                    if endpoint == Endpoint::ResumeSession {
+                    if endpoint == Function::ResumeSession {
                         assert!(parsed.link_expires_in_seconds.is_none());
                     }
                 }

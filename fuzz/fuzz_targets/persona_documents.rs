@@ -4,13 +4,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use persona_resume::config::UnavailablePolicy;
-use persona_resume::http::response::success_response;
+use persona_resume::ops::config::UnavailablePolicy;
+use persona_resume::lambda::response::success_response;
 use persona_resume::persona::model::{
     CreatedDocument, ExpiredDocument, Inquiry, InquiryDocument, InquiryList, OneTimeLinkDocument, ResumeDocument,
 };
-use persona_resume::policy::{self, TemplateCheck};
-use persona_resume::service::{Access, Outcome, Resolution};
+use persona_resume::domain::policy::{self, TemplateCheck};
+use persona_resume::app::service::{Access, Outcome, Resolution};
 
 fn decide_all(inquiry: &Inquiry, latest: Option<&str>) {
     let check = policy::check_template(inquiry.template_version_id(), latest);

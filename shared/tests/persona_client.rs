@@ -4,9 +4,10 @@ mod support;
 
 use std::time::Duration;
 
-use persona_resume::idempotency::KeySequence;
+use persona_resume::domain::ids::InquiryId;
+use persona_resume::persona::idempotency::KeySequence;
 use persona_resume::persona::model::{CreateInquiry, CreateInquiryAttributes, InquiryStatus};
-use persona_resume::persona::{ListFilter, UpstreamError};
+use persona_resume::persona::{ListFilter, Operation, UpstreamError};
 use serde_json::json;
 use support::*;
 use wiremock::matchers::{body_json, header, method, path, query_param};
@@ -36,7 +37,11 @@ async fn resume_keys_after(failure: ResponseTemplate, times: u64) -> Vec<String>
         .await;
     let state = state(&server.uri(), &[]);
     let mut inv = invocation(Duration::from_secs(5));
-    state.persona.resume(&mut inv, "inq_1", KeySequence::per_invocation("resume", "inq_1", "r1")).await.unwrap();
+    state
+        .persona
+        .resume(&mut inv, &id("inq_1"), KeySequence::per_invocation(Operation::Resume, &id("inq_1"), "r1"))
+        .await
+        .unwrap();
     received(&server).await.iter().map(|r| r.headers["idempotency-key"].to_str().unwrap().to_owned()).collect()
 }
 
@@ -55,7 +60,7 @@ async fn get_inquiry_is_authenticated_versioned_and_includes_the_template() {
     // Base URL with a path and no trailing slash: our paths are appended to it.
     let state = state(&format!("{}/api/v1", server.uri()), &[]);
     let mut inv = invocation(Duration::from_secs(5));
-    let doc = state.persona.get_inquiry(&mut inv, "inq_1").await.unwrap();
+    let doc = state.persona.get_inquiry(&mut inv, &id("inq_1")).await.unwrap();
     assert_eq!(doc.data.status(), &InquiryStatus::Pending);
     assert_eq!(doc.latest_published_version_id(), Some("itmplv_2"));
     assert_eq!(inv.calls.len(), 1);
@@ -73,7 +78,7 @@ async fn trailing_slash_base_urls_work_too() {
         .mount(&server)
         .await;
     let state = state(&format!("{}/api/v1/", server.uri()), &[]);
-    state.persona.get_inquiry(&mut invocation(Duration::from_secs(5)), "inq_1").await.unwrap();
+    state.persona.get_inquiry(&mut invocation(Duration::from_secs(5)), &id("inq_1")).await.unwrap();
 }
 
 #[tokio::test]
@@ -120,8 +125,8 @@ async fn resume_sends_no_body_and_an_idempotency_key() {
         .await;
     let state = state(&server.uri(), &[]);
     let mut inv = invocation(Duration::from_secs(5));
-    let keys = KeySequence::per_invocation("resume", "inq_1", &inv.lambda_request_id.clone());
-    let resumed = state.persona.resume(&mut inv, "inq_1", keys).await.unwrap();
+    let keys = KeySequence::per_invocation(Operation::Resume, &id("inq_1"), &inv.lambda_request_id.clone());
+    let resumed = state.persona.resume(&mut inv, &id("inq_1"), keys).await.unwrap();
     assert_eq!(resumed.meta.session_token, "tok_1");
     let requests = received(&server).await;
     assert!(requests[0].body.is_empty());
@@ -141,14 +146,24 @@ async fn link_body_is_sent_only_with_an_expiry() {
     let mut inv = invocation(Duration::from_secs(5));
     let link = state
         .persona
-        .generate_one_time_link(&mut inv, "inq_1", Some(3600), KeySequence::per_invocation("l", "inq_1", "a"))
+        .generate_one_time_link(
+            &mut inv,
+            &id("inq_1"),
+            Some(3600),
+            KeySequence::per_invocation(Operation::GenerateOneTimeLink, &id("inq_1"), "a"),
+        )
         .await
         .unwrap();
     assert_eq!(link.meta.one_time_link, "https://l/1");
     assert_eq!(link.meta.one_time_link_short.as_deref(), Some("https://l/1-short"));
     state
         .persona
-        .generate_one_time_link(&mut inv, "inq_1", None, KeySequence::per_invocation("l", "inq_1", "b"))
+        .generate_one_time_link(
+            &mut inv,
+            &id("inq_1"),
+            None,
+            KeySequence::per_invocation(Operation::GenerateOneTimeLink, &id("inq_1"), "b"),
+        )
         .await
         .unwrap();
     let requests = received(&server).await;
@@ -191,11 +206,14 @@ async fn create_and_expire() {
         redirect_uri: None,
     });
     let created =
-        state.persona.create_inquiry(&mut inv, &body, KeySequence::recreate("inq_old", "itmplv_2")).await.unwrap();
+        state.persona.create_inquiry(&mut inv, &body, KeySequence::recreate(&id("inq_old"), "itmplv_2")).await.unwrap();
     assert_eq!(created.data.id, "inq_new");
     assert_eq!(created.meta.session_token, None, "a missing meta reads as null");
-    let expired =
-        state.persona.expire_inquiry(&mut inv, "inq_old", KeySequence::expire("inq_old", "itmplv_2")).await.unwrap();
+    let expired = state
+        .persona
+        .expire_inquiry(&mut inv, &id("inq_old"), KeySequence::expire(&id("inq_old"), "itmplv_2"))
+        .await
+        .unwrap();
     assert_eq!(expired.data.status(), &InquiryStatus::Expired);
 }
 
@@ -203,7 +221,7 @@ async fn one_failing_call(template: ResponseTemplate) -> (UpstreamError, usize) 
     let server = MockServer::start().await;
     Mock::given(method("GET")).respond_with(template).mount(&server).await;
     let state = state(&server.uri(), &[]);
-    let error = state.persona.get_inquiry(&mut invocation(Duration::from_secs(5)), "inq_1").await.unwrap_err();
+    let error = state.persona.get_inquiry(&mut invocation(Duration::from_secs(5)), &id("inq_1")).await.unwrap_err();
     (error, received(&server).await.len())
 }
 
@@ -252,7 +270,7 @@ async fn a_short_rate_limit_is_waited_out() {
         .await;
     let state = state(&server.uri(), &[]);
     let mut inv = invocation(Duration::from_secs(5));
-    state.persona.get_inquiry(&mut inv, "inq_1").await.unwrap();
+    state.persona.get_inquiry(&mut inv, &id("inq_1")).await.unwrap();
     assert_eq!(inv.calls.iter().map(|c| c.status).collect::<Vec<_>>(), vec![Some(429), Some(429), Some(200)]);
 }
 
@@ -293,7 +311,11 @@ async fn a_lost_answer_retries_the_same_key() {
         .await;
     let state = state(&server.uri(), &[]);
     let mut inv = invocation(Duration::from_secs(5));
-    state.persona.resume(&mut inv, "inq_1", KeySequence::per_invocation("resume", "inq_1", "r1")).await.unwrap();
+    state
+        .persona
+        .resume(&mut inv, &id("inq_1"), KeySequence::per_invocation(Operation::Resume, &id("inq_1"), "r1"))
+        .await
+        .unwrap();
     let keys: Vec<String> =
         received(&server).await.iter().map(|r| r.headers["idempotency-key"].to_str().unwrap().to_owned()).collect();
     assert_eq!(keys, vec!["resume:inq_1:r1", "resume:inq_1:r1"]);
@@ -309,7 +331,7 @@ async fn no_answer_before_the_deadline_is_a_timeout() {
         .await;
     let state = state(&server.uri(), &[]);
     let started = std::time::Instant::now();
-    let error = state.persona.get_inquiry(&mut invocation(Duration::from_millis(800)), "inq_1").await.unwrap_err();
+    let error = state.persona.get_inquiry(&mut invocation(Duration::from_millis(800)), &id("inq_1")).await.unwrap_err();
     assert_eq!(error, UpstreamError::Timeout);
     assert!(started.elapsed() < Duration::from_millis(1200), "{:?}", started.elapsed());
 }
@@ -328,7 +350,11 @@ async fn unparseable_answers_are_typed_errors() {
     let state = state(&server.uri(), &[]);
     let error = state
         .persona
-        .resume(&mut invocation(Duration::from_secs(5)), "inq_1", KeySequence::per_invocation("r", "i", "x"))
+        .resume(
+            &mut invocation(Duration::from_secs(5)),
+            &id("inq_1"),
+            KeySequence::per_invocation(Operation::Resume, &id("inq_1"), "x"),
+        )
         .await
         .unwrap_err();
     let UpstreamError::Malformed { detail, .. } = error else { panic!("{error:?}") };
@@ -343,7 +369,11 @@ async fn a_dead_upstream_is_unavailable_not_a_panic() {
     drop(listener);
     let state = state(&format!("http://127.0.0.1:{port}"), &[]);
     let mut inv = invocation(Duration::from_secs(3));
-    let error = state.persona.get_inquiry(&mut inv, "inq_1").await.unwrap_err();
+    let error = state.persona.get_inquiry(&mut inv, &id("inq_1")).await.unwrap_err();
     assert!(matches!(error, UpstreamError::Unavailable { .. }), "{error:?}");
     assert_eq!(inv.calls.len(), 4);
+}
+
+fn id(raw: &str) -> InquiryId {
+    InquiryId::parse(raw).expect("a valid inquiry id")
 }

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use jsonschema::{Draft, Validator};
-use persona_resume::Endpoint;
+use persona_resume::Function;
 use serde_json::Value;
 
 use crate::fake_persona::contract::{escape_pointer, pointer_fragment};
@@ -34,10 +34,10 @@ pub fn check(route_template: &str, status: u16, answer: &Answer) -> Result<(), V
 
 /// The route template (as `openapi.yaml` writes it) an API Gateway event is for: `/me/…` when its path says so
 /// and it carries no `inquiry_id` path parameter (the handler's own reading), else `/inquiries/{inquiry_id}/…`.
-pub fn route_template(endpoint: Endpoint, event: &Value) -> String {
+pub fn route_template(endpoint: Function, event: &Value) -> String {
     let action = match endpoint {
-        Endpoint::IssueLink => "one-time-link",
-        Endpoint::ResumeSession => "session",
+        Function::IssueLink => "one-time-link",
+        Function::ResumeSession => "session",
     };
     let has_inquiry_id = event.pointer("/pathParameters/inquiry_id").is_some_and(|v| !v.is_null());
     let path = ["/rawPath", "/path", "/requestContext/http/path"]
@@ -462,7 +462,7 @@ mod tests {
     #[test]
     fn route_templates_from_events() {
         use crate::rig::{http_api_event, rest_api_event};
-        use Endpoint::{IssueLink, ResumeSession};
+        use Function::{IssueLink, ResumeSession};
         assert_eq!(route_template(IssueLink, &http_api_event(IssueLink, Some("inq_a"), None, None)), LINK);
         assert_eq!(route_template(ResumeSession, &http_api_event(ResumeSession, Some("x/y"), None, None)), SESSION);
         assert_eq!(route_template(ResumeSession, &http_api_event(ResumeSession, None, Some("u"), None)), "/me/session");

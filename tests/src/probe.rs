@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use persona_resume::Endpoint;
+use persona_resume::Function;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -35,11 +35,11 @@ impl Invoked {
 }
 
 /// The process serving `endpoint` in a deployment of the release binaries.
-pub fn process(deployment: &Deployment, endpoint: Endpoint) -> &FunctionProcess {
+pub fn process(deployment: &Deployment, endpoint: Function) -> &FunctionProcess {
     match deployment {
         Deployment::Binaries { issue_link, resume_session } => match endpoint {
-            Endpoint::IssueLink => issue_link,
-            Endpoint::ResumeSession => resume_session,
+            Function::IssueLink => issue_link,
+            Function::ResumeSession => resume_session,
         },
         Deployment::InProcess(_) => panic!("this helper needs the release binaries (Rig::binaries)"),
     }

@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use lambda_http::RequestExt;
-use persona_resume::api_key::ApiKey;
-use persona_resume::config::Config;
+use persona_resume::ops::api_key::ApiKey;
+use persona_resume::ops::config::Config;
+use persona_resume::ops::secrets::KeyStore;
 use persona_resume::persona::retry::RetryPolicy;
-use persona_resume::secrets::KeyStore;
-use persona_resume::{AppState, Endpoint};
+use persona_resume::{AppState, Function};
 use serde_json::{json, Value};
 
 use crate::error::Result;
@@ -156,29 +156,30 @@ pub enum Deployment {
 static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
 
 impl Deployment {
-    pub async fn call(&self, endpoint: Endpoint, event: Value) -> Answer {
+    pub async fn call(&self, endpoint: Function, event: Value) -> Answer {
         self.try_call(endpoint, event).await.unwrap_or_else(|e| panic!("invocation failed: {e}"))
     }
 
     /// Every answer is also checked against our own contract, openapi.yaml (see [`crate::our_contract`]); a
     /// violation is recorded, and the suites end with `our_contract::assert_no_violations()`.
-    pub async fn try_call(&self, endpoint: Endpoint, event: Value) -> Result<Answer> {
+    pub async fn try_call(&self, endpoint: Function, event: Value) -> Result<Answer> {
         let route = crate::our_contract::route_template(endpoint, &event);
         let answer = self.invoke(endpoint, event).await?;
         crate::our_contract::record(&route, &answer);
         Ok(answer)
     }
 
-    async fn invoke(&self, endpoint: Endpoint, event: Value) -> Result<Answer> {
+    async fn invoke(&self, endpoint: Function, event: Value) -> Result<Answer> {
         match self {
             Deployment::InProcess(state) => {
-                let request: lambda_http::Request = persona_resume::event::parse_event(event)?.into();
+                let request: lambda_http::Request = persona_resume::lambda::event::parse_event(event)?.into();
                 let mut context = lambda_http::Context::default();
                 context.request_id = format!("in-process-{}", REQUEST_IDS.fetch_add(1, Ordering::Relaxed));
                 let deadline = std::time::SystemTime::now() + INVOCATION_DEADLINE;
                 context.deadline = deadline.duration_since(std::time::UNIX_EPOCH)?.as_millis() as u64;
                 let response =
-                    persona_resume::handler::handle(state, endpoint, request.with_lambda_context(context)).await?;
+                    persona_resume::lambda::handler::handle(state, endpoint, request.with_lambda_context(context))
+                        .await?;
                 let headers = response
                     .headers()
                     .iter()
@@ -192,8 +193,8 @@ impl Deployment {
             }
             Deployment::Binaries { issue_link, resume_session } => {
                 let process = match endpoint {
-                    Endpoint::IssueLink => issue_link,
-                    Endpoint::ResumeSession => resume_session,
+                    Function::IssueLink => issue_link,
+                    Function::ResumeSession => resume_session,
                 };
                 let http = process.invoke(event, INVOCATION_DEADLINE).await?.http()?;
                 let headers = http.headers.iter().filter_map(|(k, v)| Some((k.clone(), v.first()?.clone()))).collect();
@@ -216,10 +217,10 @@ impl Deployment {
 }
 
 /// Route of a function: `/inquiries/{id}/…` or `/me/…`.
-fn route(endpoint: Endpoint, inquiry_id: Option<&str>) -> (String, String) {
+fn route(endpoint: Function, inquiry_id: Option<&str>) -> (String, String) {
     let action = match endpoint {
-        Endpoint::IssueLink => "one-time-link",
-        Endpoint::ResumeSession => "session",
+        Function::IssueLink => "one-time-link",
+        Function::ResumeSession => "session",
     };
     match inquiry_id {
         Some(id) => (format!("/inquiries/{{inquiry_id}}/{action}"), format!("/inquiries/{id}/{action}")),
@@ -228,7 +229,7 @@ fn route(endpoint: Endpoint, inquiry_id: Option<&str>) -> (String, String) {
 }
 
 /// An HTTP API (payload 2.0) event. `owner` becomes the `sub` claim of a JWT authorizer; `body` is sent as JSON.
-pub fn http_api_event(endpoint: Endpoint, inquiry_id: Option<&str>, owner: Option<&str>, body: Option<&str>) -> Value {
+pub fn http_api_event(endpoint: Function, inquiry_id: Option<&str>, owner: Option<&str>, body: Option<&str>) -> Value {
     let (route_key, path) = route(endpoint, inquiry_id);
     let mut event = json!({
         "version": "2.0",
@@ -257,7 +258,7 @@ pub fn http_api_event(endpoint: Endpoint, inquiry_id: Option<&str>, owner: Optio
 }
 
 /// A REST API (payload 1.0) event with Cognito-style claims.
-pub fn rest_api_event(endpoint: Endpoint, inquiry_id: Option<&str>, owner: Option<Value>, body: Option<&str>) -> Value {
+pub fn rest_api_event(endpoint: Function, inquiry_id: Option<&str>, owner: Option<Value>, body: Option<&str>) -> Value {
     let (resource, path) = route(endpoint, inquiry_id);
     let mut event = json!({
         "resource": resource, "path": path, "httpMethod": "POST",

@@ -2,7 +2,7 @@
 //! `tests/tests/scenarios.rs`) and the release binaries behind the Runtime API, moto and Prism (`tests/tests/e2e.rs`).
 //! Each scenario plants its own template and inquiries, so they share one fake.
 
-use persona_resume::Endpoint::{self, IssueLink, ResumeSession};
+use persona_resume::Function::{self, IssueLink, ResumeSession};
 use serde_json::{json, Value};
 
 use crate::fake_persona::{Endpoint as PersonaOp, Fault, FaultKind, Inquiry, NewTemplate, SeedInquiry, Template};
@@ -248,7 +248,7 @@ async fn recreate_without_reference_id_converges_by_key(rig: &Rig) {
     let template = new_template(rig);
     let old = seed(rig, &template, "expired", None);
     rig.fake.publish_version(&template.id).unwrap();
-    let iam = |endpoint: Endpoint| http_api_event(endpoint, Some(&old.id), None, None);
+    let iam = |endpoint: Function| http_api_event(endpoint, Some(&old.id), None, None);
 
     let linked = functions.call(IssueLink, iam(IssueLink)).await;
     assert_ok(&linked, "recreated", "outdated");
@@ -373,7 +373,7 @@ async fn bad_requests_never_reach_persona(rig: &Rig) {
     let functions = rig.deploy(&[]).await.unwrap();
     rig.fake.clear_requests();
     let user = "user-bad-requests";
-    let cases: Vec<(Endpoint, Value, u16, &str)> = vec![
+    let cases: Vec<(Function, Value, u16, &str)> = vec![
         (IssueLink, http_api_event(IssueLink, Some("inquiry-1"), Some(user), None), 400, "invalid_inquiry_id"),
         (IssueLink, http_api_event(IssueLink, Some("inq_a/../b"), Some(user), None), 400, "invalid_inquiry_id"),
         (IssueLink, http_api_event(IssueLink, Some("inq_abc%2Fx"), Some(user), None), 400, "invalid_inquiry_id"),
@@ -443,7 +443,7 @@ async fn bad_requests_never_reach_persona(rig: &Rig) {
 async fn returning_users_without_an_inquiry_id(rig: &Rig) {
     let template = new_template(rig);
     let functions = rig.deploy(&[("PERSONA_INQUIRY_TEMPLATE_ID", &template.id)]).await.unwrap();
-    let me = |endpoint: Endpoint, user: &str| http_api_event(endpoint, None, Some(user), None);
+    let me = |endpoint: Function, user: &str| http_api_event(endpoint, None, Some(user), None);
 
     // No inquiry yet: one is created; two concurrent first calls still create one.
     let user = owner();

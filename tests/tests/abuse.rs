@@ -12,7 +12,7 @@ use integration_tests::fake_persona::{Endpoint as Op, Inquiry, NewTemplate, Seed
 use integration_tests::probe::process;
 use integration_tests::rig::{http_api_event, rest_api_event, Answer, Deployment, Rig};
 use integration_tests::runtime_api::InvokeResult;
-use persona_resume::Endpoint::{self, IssueLink, ResumeSession};
+use persona_resume::Function::{self, IssueLink, ResumeSession};
 use serde_json::{json, Value};
 
 const USER: &str = "user-abuse-01";
@@ -43,17 +43,17 @@ fn world(rig: &Rig) -> World {
 /// One hostile request and what it must get.
 struct Case {
     name: String,
-    endpoint: Endpoint,
+    endpoint: Function,
     event: Value,
     /// `Some(status)`: refused with this status, and Persona never hears of it; `None`: a valid request.
     refused: Option<u16>,
 }
 
-fn case(name: impl Into<String>, endpoint: Endpoint, event: Value, refused: Option<u16>) -> Case {
+fn case(name: impl Into<String>, endpoint: Function, event: Value, refused: Option<u16>) -> Case {
     Case { name: name.into(), endpoint, event, refused }
 }
 
-fn with_body(endpoint: Endpoint, id: &str, body: &str) -> Value {
+fn with_body(endpoint: Function, id: &str, body: &str) -> Value {
     http_api_event(endpoint, Some(id), Some(USER), Some(body))
 }
 
@@ -73,13 +73,13 @@ fn with_method(mut event: Value, method: &str) -> Value {
     event
 }
 
-fn http_claims(endpoint: Endpoint, id: &str, claims: Value) -> Value {
+fn http_claims(endpoint: Function, id: &str, claims: Value) -> Value {
     let mut event = http_api_event(endpoint, Some(id), None, None);
     event["requestContext"]["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
     event
 }
 
-fn rest_claims(endpoint: Endpoint, id: &str, claims: Value) -> Value {
+fn rest_claims(endpoint: Function, id: &str, claims: Value) -> Value {
     let mut event = rest_api_event(endpoint, Some(id), None, None);
     event["requestContext"]["authorizer"] = json!({"claims": claims});
     event

@@ -10,7 +10,7 @@ use integration_tests::prism::{prism_bin, running_in_ci};
 use integration_tests::rig::{http_api_event, Rig};
 use integration_tests::runtime_api::{FunctionOptions, FunctionProcess};
 use integration_tests::scenarios;
-use persona_resume::Endpoint::{IssueLink, ResumeSession};
+use persona_resume::Function::{IssueLink, ResumeSession};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

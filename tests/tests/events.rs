@@ -9,12 +9,12 @@ use std::sync::{Arc, Mutex};
 
 use integration_tests::fake_persona::{FakeConfig, FakePersona};
 use lambda_http::RequestExt;
-use persona_resume::api_key::ApiKey;
-use persona_resume::config::Config;
-use persona_resume::handler::handle;
+use persona_resume::lambda::handler::handle;
+use persona_resume::ops::api_key::ApiKey;
+use persona_resume::ops::config::Config;
+use persona_resume::ops::secrets::KeyStore;
 use persona_resume::persona::retry::RetryPolicy;
-use persona_resume::secrets::KeyStore;
-use persona_resume::{AppState, Endpoint};
+use persona_resume::{AppState, Function};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -86,15 +86,16 @@ async fn every_event_file_produces_its_documented_status_and_no_credential_is_lo
     let fake = FakePersona::start(FakeConfig { seed_demo: true, ..FakeConfig::default() });
     let state = state_for(&fake);
     let logs = CapturedLogs::default();
-    let _guard = tracing::subscriber::set_default(persona_resume::telemetry::json_subscriber(logs.clone()).finish());
+    let _guard =
+        tracing::subscriber::set_default(persona_resume::ops::telemetry::json_subscriber(logs.clone()).finish());
 
     let mut credentials = vec![fake.api_key()];
     let mut mismatches = Vec::new();
     let mut context_counter = 1..;
     for (file, expected) in &manifest.events {
         let endpoint = match expected.function.as_str() {
-            "issue-link" => Endpoint::IssueLink,
-            "resume-session" => Endpoint::ResumeSession,
+            "issue-link" => Function::IssueLink,
+            "resume-session" => Function::ResumeSession,
             other => panic!("{file}: unknown function {other}"),
         };
         let raw = std::fs::read_to_string(events_dir().join(file)).unwrap();

@@ -13,7 +13,7 @@ use integration_tests::fake_persona::{
 };
 use integration_tests::probe::{invoke_with_deadline, process, CuttingProxy, Invoked};
 use integration_tests::rig::{http_api_event, Deployment, Rig, INVOCATION_DEADLINE};
-use persona_resume::Endpoint::{self, IssueLink, ResumeSession};
+use persona_resume::Function::{self, IssueLink, ResumeSession};
 
 /// The retry policy's bounds (persona/retry.rs, README "Reliability").
 const MAX_ATTEMPTS_PER_CALL: usize = 4;
@@ -39,7 +39,7 @@ impl Case<'_> {
             .unwrap()
     }
 
-    async fn call(&self, endpoint: Endpoint, inquiry_id: &str, deadline: Duration) -> Invoked {
+    async fn call(&self, endpoint: Function, inquiry_id: &str, deadline: Duration) -> Invoked {
         let event = http_api_event(endpoint, Some(inquiry_id), Some(&self.user), None);
         invoke_with_deadline(process(self.functions, endpoint), event, deadline).await.expect("an HTTP answer")
     }

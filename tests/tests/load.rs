@@ -16,7 +16,7 @@ use integration_tests::paths::release_binary;
 use integration_tests::probe::{invoke_with_deadline, Invoked};
 use integration_tests::rig::{http_api_event, Rig};
 use integration_tests::runtime_api::{FunctionOptions, FunctionProcess};
-use persona_resume::Endpoint::{self, IssueLink, ResumeSession};
+use persona_resume::Function::{self, IssueLink, ResumeSession};
 use serde_json::Value;
 
 /// Simulated containers per function.
@@ -39,7 +39,7 @@ enum Group {
 
 #[derive(Clone, Debug)]
 struct Job {
-    endpoint: Endpoint,
+    endpoint: Function,
     event: Value,
     group: Group,
 }
@@ -67,7 +67,7 @@ async fn many_containers_under_personas_rate_limit() {
     // The workload.
     let mut jobs: Vec<Job> = Vec::new();
     let both = [IssueLink, ResumeSession];
-    let job = |endpoint: Endpoint, id: Option<&str>, owner: &str, group: Group| Job {
+    let job = |endpoint: Function, id: Option<&str>, owner: &str, group: Group| Job {
         endpoint,
         event: http_api_event(endpoint, id, Some(owner), None),
         group,
@@ -112,7 +112,7 @@ async fn many_containers_under_personas_rate_limit() {
     env.push(("PERSONA_API_KEY_SECRET_ID".into(), rig.secret_arn().unwrap().to_owned()));
     env.push(("PERSONA_API_BASE_URL".into(), rig.persona_base_url()));
     env.push(("PERSONA_INQUIRY_TEMPLATE_ID".into(), template.id.clone()));
-    let mut containers: Vec<(Endpoint, Arc<FunctionProcess>)> = Vec::new();
+    let mut containers: Vec<(Function, Arc<FunctionProcess>)> = Vec::new();
     for endpoint in both {
         let name = endpoint.function_name();
         let options = FunctionOptions::new(release_binary(name).unwrap()).function_name(name).envs(env.clone());

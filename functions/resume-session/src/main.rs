@@ -2,5 +2,5 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    persona_resume::serve(persona_resume::Endpoint::ResumeSession).await
+    persona_resume::serve(persona_resume::Function::ResumeSession).await
 }

@@ -8,15 +8,17 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::idempotency::KeySequence;
-use crate::invocation::{Invocation, UpstreamCall};
+use crate::domain::ids::InquiryId;
+use crate::ops::secrets::KeyStore;
+use crate::persona::calls::{Invocation, UpstreamCall};
 use crate::persona::error::UpstreamError;
+use crate::persona::idempotency::KeySequence;
 use crate::persona::model::{
     CreateInquiry, CreatedDocument, ExpiredDocument, InquiryDocument, InquiryList, OneTimeLinkDocument,
     OneTimeLinkRequest, OneTimeLinkRequestMeta, ResumeDocument,
 };
+use crate::persona::operation::Operation;
 use crate::persona::retry::RetryPolicy;
-use crate::secrets::KeyStore;
 
 const USER_AGENT: &str = concat!("persona-resume/", env!("CARGO_PKG_VERSION"));
 
@@ -95,11 +97,15 @@ impl PersonaClient {
     }
 
     /// `GET /inquiries/{id}?include=inquiry-template`
-    pub async fn get_inquiry(&self, inv: &mut Invocation, inquiry_id: &str) -> Result<InquiryDocument, UpstreamError> {
-        let mut url = self.url(&["inquiries", inquiry_id]);
+    pub async fn get_inquiry(
+        &self,
+        inv: &mut Invocation,
+        inquiry_id: &InquiryId,
+    ) -> Result<InquiryDocument, UpstreamError> {
+        let mut url = self.url(&["inquiries", inquiry_id.as_str()]);
         url.query_pairs_mut().append_pair("include", "inquiry-template");
-        let answer = self.send(inv, "get-inquiry", Method::GET, url, None, None).await?;
-        parse("get-inquiry", answer)
+        let answer = self.send(inv, Operation::GetInquiry, Method::GET, url, None, None).await?;
+        parse(Operation::GetInquiry, answer)
     }
 
     /// `GET /inquiries` with filters, newest first (one page).
@@ -122,36 +128,36 @@ impl PersonaClient {
             }
             query.append_pair("page[size]", &filter.page_size.clamp(1, 100).to_string());
         }
-        let answer = self.send(inv, "list-inquiries", Method::GET, url, None, None).await?;
-        parse("list-inquiries", answer)
+        let answer = self.send(inv, Operation::ListInquiries, Method::GET, url, None, None).await?;
+        parse(Operation::ListInquiries, answer)
     }
 
     /// `POST /inquiries/{id}/resume` — no request body (the spec defines none).
     pub async fn resume(
         &self,
         inv: &mut Invocation,
-        inquiry_id: &str,
+        inquiry_id: &InquiryId,
         keys: KeySequence,
     ) -> Result<ResumeDocument, UpstreamError> {
-        let url = self.url(&["inquiries", inquiry_id, "resume"]);
-        let answer = self.send(inv, "resume", Method::POST, url, None, Some(keys)).await?;
-        parse("resume", answer)
+        let url = self.url(&["inquiries", inquiry_id.as_str(), "resume"]);
+        let answer = self.send(inv, Operation::Resume, Method::POST, url, None, Some(keys)).await?;
+        parse(Operation::Resume, answer)
     }
 
     /// `POST /inquiries/{id}/generate-one-time-link`, with a body only when an expiry is chosen.
     pub async fn generate_one_time_link(
         &self,
         inv: &mut Invocation,
-        inquiry_id: &str,
+        inquiry_id: &InquiryId,
         expires_in_seconds: Option<u32>,
         keys: KeySequence,
     ) -> Result<OneTimeLinkDocument, UpstreamError> {
-        let url = self.url(&["inquiries", inquiry_id, "generate-one-time-link"]);
+        let url = self.url(&["inquiries", inquiry_id.as_str(), "generate-one-time-link"]);
         let body = expires_in_seconds
             .map(|seconds| OneTimeLinkRequest { meta: OneTimeLinkRequestMeta { expires_in_seconds: seconds } });
         let body = body.map(|b| serde_json::to_vec(&b).expect("plain struct serializes"));
-        let answer = self.send(inv, "generate-one-time-link", Method::POST, url, body, Some(keys)).await?;
-        parse("generate-one-time-link", answer)
+        let answer = self.send(inv, Operation::GenerateOneTimeLink, Method::POST, url, body, Some(keys)).await?;
+        parse(Operation::GenerateOneTimeLink, answer)
     }
 
     /// `POST /inquiries`
@@ -163,20 +169,20 @@ impl PersonaClient {
     ) -> Result<CreatedDocument, UpstreamError> {
         let url = self.url(&["inquiries"]);
         let body = serde_json::to_vec(body).expect("plain struct serializes");
-        let answer = self.send(inv, "create-inquiry", Method::POST, url, Some(body), Some(keys)).await?;
-        parse("create-inquiry", answer)
+        let answer = self.send(inv, Operation::CreateInquiry, Method::POST, url, Some(body), Some(keys)).await?;
+        parse(Operation::CreateInquiry, answer)
     }
 
     /// `POST /inquiries/{id}/expire`
     pub async fn expire_inquiry(
         &self,
         inv: &mut Invocation,
-        inquiry_id: &str,
+        inquiry_id: &InquiryId,
         keys: KeySequence,
     ) -> Result<ExpiredDocument, UpstreamError> {
-        let url = self.url(&["inquiries", inquiry_id, "expire"]);
-        let answer = self.send(inv, "expire", Method::POST, url, None, Some(keys)).await?;
-        parse("expire", answer)
+        let url = self.url(&["inquiries", inquiry_id.as_str(), "expire"]);
+        let answer = self.send(inv, Operation::Expire, Method::POST, url, None, Some(keys)).await?;
+        parse(Operation::Expire, answer)
     }
 
     /// Sends one logical call, retrying within the invocation's deadline:
@@ -188,7 +194,7 @@ impl PersonaClient {
     async fn send(
         &self,
         inv: &mut Invocation,
-        operation: &'static str,
+        operation: Operation,
         method: Method,
         url: Url,
         body: Option<Vec<u8>>,
@@ -242,7 +248,7 @@ impl PersonaClient {
                 Err(failure) => {
                     inv.record(UpstreamCall { operation, status: None, duration, request_id: None });
                     tracing::warn!(
-                        operation,
+                        operation = operation.as_str(),
                         attempt,
                         elapsed_ms = duration.as_millis() as u64,
                         error = %failure,
@@ -264,7 +270,7 @@ impl PersonaClient {
                 request_id: request_id.clone(),
             });
             tracing::debug!(
-                operation,
+                operation = operation.as_str(),
                 attempt,
                 status = status.as_u16(),
                 elapsed_ms = duration.as_millis() as u64,
@@ -280,12 +286,15 @@ impl PersonaClient {
                     reread_key = true;
                     match self.keys.reread_after_rejection(&api_key).await {
                         Ok(true) => {
-                            tracing::warn!(operation, "persona rejected the API key; retrying with the rotated key");
+                            tracing::warn!(
+                                operation = operation.as_str(),
+                                "persona rejected the API key; retrying with the rotated key"
+                            );
                             continue;
                         }
                         Ok(false) => {}
                         Err(error) => {
-                            tracing::error!(operation, error = %error, "could not re-read the Persona API key")
+                            tracing::error!(operation = operation.as_str(), error = %error, "could not re-read the Persona API key")
                         }
                     }
                     return Err(self.unauthorized(operation, status, request_id));
@@ -299,14 +308,24 @@ impl PersonaClient {
                         retry_after_seconds: reset.map_or(1, |r| r.as_secs().max(1)),
                         request_id,
                     };
-                    tracing::warn!(operation, attempt, reset_s = reset.map(|r| r.as_secs()), "persona rate limited");
+                    tracing::warn!(
+                        operation = operation.as_str(),
+                        attempt,
+                        reset_s = reset.map(|r| r.as_secs()),
+                        "persona rate limited"
+                    );
                     // 429 answers are never stored under the key: retry the same one.
                     if !self.pause_before_retry(inv, attempt, reset).await {
                         return Err(last_failure);
                     }
                 }
                 _ if status.is_server_error() => {
-                    tracing::warn!(operation, attempt, status = status.as_u16(), "persona server error");
+                    tracing::warn!(
+                        operation = operation.as_str(),
+                        attempt,
+                        status = status.as_u16(),
+                        "persona server error"
+                    );
                     // Persona stores a 5xx under the key and stamps it with a Request-Id: the next key of the
                     // sequence is needed. A 5xx without one came from something in front of Persona (a proxy or
                     // load balancer that lost the answer) and may hide a committed request: it is retried once
@@ -333,9 +352,9 @@ impl PersonaClient {
         }
     }
 
-    fn unauthorized(&self, operation: &str, status: StatusCode, request_id: Option<String>) -> UpstreamError {
+    fn unauthorized(&self, operation: Operation, status: StatusCode, request_id: Option<String>) -> UpstreamError {
         tracing::error!(
-            operation,
+            operation = operation.as_str(),
             status = status.as_u16(),
             persona_request_id = request_id.as_deref(),
             key_source = %self.keys.describe(),
@@ -392,7 +411,7 @@ fn describe_transport_error(error: &reqwest::Error) -> String {
 
 /// Parses a 2xx body. The error names the position and kind only: serde's messages can quote values, and those
 /// values may be tokens or links.
-fn parse<T: DeserializeOwned>(operation: &'static str, answer: Answer) -> Result<T, UpstreamError> {
+fn parse<T: DeserializeOwned>(operation: Operation, answer: Answer) -> Result<T, UpstreamError> {
     serde_json::from_slice(&answer.body).map_err(|error| {
         let detail = match error.classify() {
             serde_json::error::Category::Data => {

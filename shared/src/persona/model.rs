@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::domain::ids::InquiryId;
+
 /// An inquiry's status. Persona warns the list can grow, so unknown values are kept, not rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InquiryStatus {
@@ -63,10 +65,19 @@ impl<'de> Deserialize<'de> for InquiryStatus {
     }
 }
 
-/// `{"type": ..., "id": ...}`
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+/// `{"type": ..., "id": ...}`. Persona's schema requires neither member, and its own examples carry empty
+/// identifier objects (`"template": {"data": {}}`): an identifier without a usable `id` (absent, null or empty)
+/// reads as no identifier at all, never as a malformed document.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 pub struct ResourceIdentifier {
-    pub id: String,
+    #[serde(default)]
+    id: Option<String>,
+}
+
+impl ResourceIdentifier {
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref().filter(|id| !id.is_empty())
+    }
 }
 
 /// `{"data": identifier-or-null}`; the whole relationship may also be absent or null.
@@ -74,6 +85,12 @@ pub struct ResourceIdentifier {
 pub struct ToOne {
     #[serde(default)]
     pub data: Option<ResourceIdentifier>,
+}
+
+impl ToOne {
+    pub fn id(&self) -> Option<&str> {
+        self.data.as_ref().and_then(ResourceIdentifier::id)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -103,14 +120,15 @@ pub struct InquiryRelationships {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Inquiry {
-    pub id: String,
+    /// Checked like a path id: it goes into upstream URLs.
+    pub id: InquiryId,
     pub attributes: InquiryAttributes,
     #[serde(default, deserialize_with = "null_as_default")]
     pub relationships: InquiryRelationships,
 }
 
 fn to_one_id(relationship: &Option<ToOne>) -> Option<&str> {
-    relationship.as_ref().and_then(|r| r.data.as_ref()).map(|d| d.id.as_str())
+    relationship.as_ref().and_then(ToOne::id)
 }
 
 impl Inquiry {

@@ -3,11 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use persona_resume::api_key::ApiKey;
-use persona_resume::config::Config;
-use persona_resume::invocation::Invocation;
+use persona_resume::ops::api_key::ApiKey;
+use persona_resume::ops::config::Config;
+use persona_resume::ops::secrets::KeyStore;
+use persona_resume::persona::calls::Invocation;
 use persona_resume::persona::retry::RetryPolicy;
-use persona_resume::secrets::KeyStore;
 use persona_resume::AppState;
 use serde_json::{json, Value};
 

@@ -4,7 +4,7 @@ use integration_tests::error::Result;
 use integration_tests::fake_persona::{Endpoint as Op, FakePersona, Inquiry, NewTemplate, SeedInquiry, Template};
 use integration_tests::rig::http_api_event;
 use integration_tests::runtime_api::FunctionProcess;
-use persona_resume::Endpoint;
+use persona_resume::Function;
 use serde_json::Value;
 
 use crate::measure::DEADLINE;
@@ -58,7 +58,7 @@ fn seed(fake: &FakePersona, template: &Template, status: &str, owner: &str, reda
 async fn call(
     fake: &FakePersona,
     process: &FunctionProcess,
-    endpoint: Endpoint,
+    endpoint: Function,
     inquiry_id: Option<&str>,
     owner: &str,
 ) -> Result<(Vec<Op>, String)> {
@@ -73,7 +73,7 @@ async fn call(
 
 struct Target<'a> {
     process: &'a FunctionProcess,
-    endpoint: Endpoint,
+    endpoint: Function,
     inquiry_id: Option<String>,
     owner: String,
     expected: Vec<Op>,
@@ -97,7 +97,7 @@ async fn row(fake: &FakePersona, case: &'static str, minimum: &'static str, targ
 
 /// `current` is the `/me` deployment's `PERSONA_INQUIRY_TEMPLATE_ID` (see [`current_template`]).
 pub async fn decision_table(fake: &FakePersona, f: &Functions<'_>, current: &Template) -> Result<Vec<Row>> {
-    use Endpoint::{IssueLink as IL, ResumeSession as RS};
+    use Function::{IssueLink as IL, ResumeSession as RS};
     let current = current.clone();
     let legacy = fake.create_template(NewTemplate { legacy: true, ..NewTemplate::default() })?;
     let to_outdate = fake.create_template(NewTemplate { versions: Some(1), ..NewTemplate::default() })?;

@@ -29,7 +29,7 @@ use integration_tests::moto::Moto;
 use integration_tests::paths::{release_binary, workspace_root};
 use integration_tests::rig::http_api_event;
 use integration_tests::runtime_api::{FunctionOptions, FunctionProcess};
-use persona_resume::Endpoint;
+use persona_resume::Function;
 use serde_json::json;
 
 use crate::measure::Subject;
@@ -101,7 +101,7 @@ async fn main() -> Result<()> {
         let extra = extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
         Ok(FunctionOptions::new(release_binary(name)?).function_name(name).envs(env.clone()).envs(extra))
     };
-    let subject = |name: &str, endpoint: Endpoint, calls_persona: bool| -> Result<Subject<'_>> {
+    let subject = |name: &str, endpoint: Function, calls_persona: bool| -> Result<Subject<'_>> {
         let pending = &pending;
         Ok(Subject {
             name: name.to_owned(),
@@ -114,10 +114,10 @@ async fn main() -> Result<()> {
         })
     };
     let subjects = vec![
-        subject("issue-link", Endpoint::IssueLink, true)?,
-        subject("resume-session", Endpoint::ResumeSession, true)?,
-        subject("bare-floor", Endpoint::IssueLink, false)?,
-        subject("secret-floor", Endpoint::IssueLink, false)?,
+        subject("issue-link", Function::IssueLink, true)?,
+        subject("resume-session", Function::ResumeSession, true)?,
+        subject("bare-floor", Function::IssueLink, false)?,
+        subject("secret-floor", Function::IssueLink, false)?,
     ];
 
     eprintln!("bench: {} cold starts per binary", args.cold);

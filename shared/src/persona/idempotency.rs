@@ -7,6 +7,9 @@
 
 use url::form_urlencoded::byte_serialize;
 
+use crate::domain::ids::InquiryId;
+use crate::persona::operation::Operation;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeySequence {
     base: String,
@@ -19,7 +22,7 @@ impl KeySequence {
     }
 
     /// Creating the successor of an outdated inquiry.
-    pub fn recreate(outdated_inquiry_id: &str, latest_version_id: &str) -> Self {
+    pub fn recreate(outdated_inquiry_id: &InquiryId, latest_version_id: &str) -> Self {
         Self::starting_at(format!("recreate:{outdated_inquiry_id}:{latest_version_id}"))
     }
 
@@ -31,12 +34,12 @@ impl KeySequence {
     }
 
     /// Resume and link generation: fresh per invocation (a link is single-use; never replay an old one).
-    pub fn per_invocation(operation: &str, inquiry_id: &str, lambda_request_id: &str) -> Self {
+    pub fn per_invocation(operation: Operation, inquiry_id: &InquiryId, lambda_request_id: &str) -> Self {
         let request: String = byte_serialize(lambda_request_id.as_bytes()).collect();
         Self::starting_at(format!("{operation}:{inquiry_id}:{request}"))
     }
 
-    pub fn expire(inquiry_id: &str, latest_version_id: &str) -> Self {
+    pub fn expire(inquiry_id: &InquiryId, latest_version_id: &str) -> Self {
         Self::starting_at(format!("expire:{inquiry_id}:{latest_version_id}"))
     }
 
@@ -58,9 +61,13 @@ impl KeySequence {
 mod tests {
     use super::*;
 
+    fn id(raw: &str) -> InquiryId {
+        InquiryId::parse(raw).unwrap()
+    }
+
     #[test]
     fn sequences() {
-        let mut recreate = KeySequence::recreate("inq_old", "itmplv_2");
+        let mut recreate = KeySequence::recreate(&id("inq_old"), "itmplv_2");
         assert_eq!(recreate.current(), "recreate:inq_old:itmplv_2");
         assert_eq!(recreate.current(), "recreate:inq_old:itmplv_2", "a lost answer retries the same key");
         recreate.advance();
@@ -70,14 +77,17 @@ mod tests {
 
         assert_eq!(KeySequence::create("itmpl_1", "user-1").current(), "create:itmpl_1:user-1");
         assert_eq!(KeySequence::create("itmpl_1", "a b/é").current(), "create:itmpl_1:a+b%2F%C3%A9");
-        assert_eq!(KeySequence::per_invocation("resume", "inq_1", "8f0e-1").current(), "resume:inq_1:8f0e-1");
-        assert_eq!(KeySequence::expire("inq_1", "itmplv_2").current(), "expire:inq_1:itmplv_2");
+        assert_eq!(
+            KeySequence::per_invocation(Operation::Resume, &id("inq_1"), "8f0e-1").current(),
+            "resume:inq_1:8f0e-1"
+        );
+        assert_eq!(KeySequence::expire(&id("inq_1"), "itmplv_2").current(), "expire:inq_1:itmplv_2");
     }
 
     #[test]
     fn every_walk_starts_from_the_same_key() {
-        let first = KeySequence::recreate("inq_old", "itmplv_2");
-        let second = KeySequence::recreate("inq_old", "itmplv_2");
+        let first = KeySequence::recreate(&id("inq_old"), "itmplv_2");
+        let second = KeySequence::recreate(&id("inq_old"), "itmplv_2");
         assert_eq!(first, second);
     }
 }

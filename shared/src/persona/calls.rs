@@ -3,6 +3,9 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::domain::ids::InquiryId;
+use crate::persona::operation::Operation;
+
 /// Time kept back from Lambda's deadline to render the answer and post it to the Runtime API.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
 /// The budget when no Lambda deadline is known (tests feeding events straight into the handler).
@@ -25,7 +28,7 @@ fn budget(lambda_deadline: Option<SystemTime>, now: SystemTime) -> Duration {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamCall {
-    pub operation: &'static str,
+    pub operation: Operation,
     /// `None` when no answer arrived (timeout, dropped connection).
     pub status: Option<u16>,
     pub duration: Duration,
@@ -38,7 +41,7 @@ pub struct Invocation {
     deadline: Instant,
     pub calls: Vec<UpstreamCall>,
     /// The inquiry the answer is about, once known (for the log line and error bodies).
-    pub inquiry_id: Option<String>,
+    pub inquiry_id: Option<InquiryId>,
 }
 
 impl Invocation {

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-use crate::api_key::ApiKey;
-use crate::config::ApiKeySource;
+use crate::ops::api_key::ApiKey;
+use crate::ops::config::ApiKeySource;
 
 /// Later re-reads after a rejected key are at most this frequent, so a dead key can't hammer Secrets Manager.
 pub const REREAD_INTERVAL: Duration = Duration::from_secs(60);

@@ -7,10 +7,10 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use serde_json::Value;
 
-use crate::config::{AuthMode, LINK_EXPIRY_RANGE};
-use crate::error::Error;
-use crate::ids::is_valid_inquiry_id;
-use crate::service::{Endpoint, ResumeRequest, Target};
+use crate::app::error::Error;
+use crate::app::service::{Function, ResumeRequest, Target};
+use crate::domain::ids::InquiryId;
+use crate::ops::config::{AuthMode, LINK_EXPIRY_RANGE};
 
 pub const MAX_BODY_BYTES: usize = 8 * 1024;
 pub const INQUIRY_ID_PARAMETER: &str = "inquiry_id";
@@ -19,7 +19,7 @@ pub const INQUIRY_ID_PARAMETER: &str = "inquiry_id";
 /// content type (415), body (400).
 pub fn parse_request(
     request: &Request,
-    endpoint: Endpoint,
+    function: Function,
     auth_mode: AuthMode,
     owner_claim: &str,
 ) -> Result<ResumeRequest, Error> {
@@ -34,7 +34,7 @@ pub fn parse_request(
     if target == Target::Me && owner.is_none() {
         return Err(Error::Unauthenticated); // `/me` needs a user: JWT mode only.
     }
-    let link_expires_in_seconds = parse_body(request, endpoint)?;
+    let link_expires_in_seconds = parse_body(request, function)?;
     Ok(ResumeRequest { target, owner, link_expires_in_seconds })
 }
 
@@ -42,11 +42,7 @@ pub fn parse_request(
 fn target(request: &Request) -> Result<Target, Error> {
     let parameters = request.path_parameters();
     if let Some(inquiry_id) = parameters.first(INQUIRY_ID_PARAMETER) {
-        return if is_valid_inquiry_id(inquiry_id) {
-            Ok(Target::Inquiry(inquiry_id.to_owned()))
-        } else {
-            Err(Error::InvalidInquiryId)
-        };
+        return InquiryId::parse(inquiry_id).map(Target::Inquiry).map_err(|_| Error::InvalidInquiryId);
     }
     let mut segments = request.uri().path().trim_end_matches('/').rsplit('/');
     let _action = segments.next();
@@ -74,7 +70,7 @@ pub fn owner_from_claims(request: &Request, claim: &str) -> Option<String> {
 }
 
 /// The optional body: absent, empty or whitespace-only means none, whatever the Content-Type.
-fn parse_body(request: &Request, endpoint: Endpoint) -> Result<Option<u32>, Error> {
+fn parse_body(request: &Request, function: Function) -> Result<Option<u32>, Error> {
     let bytes: &[u8] = request.body().as_ref();
     if bytes.len() > MAX_BODY_BYTES {
         return Err(Error::BodyTooLarge { limit: MAX_BODY_BYTES });
@@ -102,8 +98,8 @@ fn parse_body(request: &Request, endpoint: Endpoint) -> Result<Option<u32>, Erro
     }
     let mut expires_in_seconds = None;
     for (name, value) in &members {
-        match (endpoint, name.as_str()) {
-            (Endpoint::IssueLink, "expires_in_seconds") => {
+        match (function, name.as_str()) {
+            (Function::IssueLink, "expires_in_seconds") => {
                 let seconds = value
                     .as_u64()
                     .and_then(|n| u32::try_from(n).ok())
@@ -113,11 +109,11 @@ fn parse_body(request: &Request, endpoint: Endpoint) -> Result<Option<u32>, Erro
                     })?;
                 expires_in_seconds = Some(seconds);
             }
-            (Endpoint::IssueLink, _) => {
+            (Function::IssueLink, _) => {
                 return Err(Error::InvalidBody("unknown member: only expires_in_seconds is accepted".into()))
             }
-            (Endpoint::ResumeSession, _) => {
-                return Err(Error::InvalidBody("this endpoint accepts no body members".into()))
+            (Function::ResumeSession, _) => {
+                return Err(Error::InvalidBody("this function accepts no body members".into()))
             }
         }
     }
@@ -168,18 +164,18 @@ mod tests {
                 "authorizer": {"jwt": {"claims": {"sub": "user-1"}, "scopes": null}}},
             "pathParameters": {"inquiry_id": "inq_1"}, "body": body, "isBase64Encoded": false
         });
-        crate::event::parse_event(event).unwrap().into()
+        crate::lambda::event::parse_event(event).unwrap().into()
     }
 
     fn expiry(body: &str) -> Result<Option<u32>, Error> {
-        parse_request(&request(body), Endpoint::IssueLink, AuthMode::Jwt, "sub").map(|r| r.link_expires_in_seconds)
+        parse_request(&request(body), Function::IssueLink, AuthMode::Jwt, "sub").map(|r| r.link_expires_in_seconds)
     }
 
     #[test]
     fn duplicate_members_are_refused() {
         let duplicate = r#"{"expires_in_seconds": 60, "expires_in_seconds": 604800}"#;
         assert_eq!(expiry(duplicate), Err(Error::InvalidBody("a member appears more than once".into())));
-        let resume = parse_request(&request(r#"{"a": 1, "a": 1}"#), Endpoint::ResumeSession, AuthMode::Jwt, "sub");
+        let resume = parse_request(&request(r#"{"a": 1, "a": 1}"#), Function::ResumeSession, AuthMode::Jwt, "sub");
         assert!(matches!(resume, Err(Error::InvalidBody(_))));
         // Same names deeper down are another object's business (and rejected as unknown members anyway).
         assert_eq!(expiry(r#"{"expires_in_seconds": 600}"#), Ok(Some(600)));

@@ -6,21 +6,21 @@ use std::time::Instant;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 
-use crate::app::AppState;
-use crate::error::Error;
-use crate::http::problem::{classify, problem_response};
-use crate::http::request::parse_request;
-use crate::http::response::success_response;
-use crate::invocation::Invocation;
-use crate::metrics::{self, InvocationMetrics};
-use crate::service::{Endpoint, Resolution, ResumeService};
+use crate::app::error::Error;
+use crate::app::service::{Function, Resolution, ResumeService};
+use crate::app::state::AppState;
+use crate::lambda::problem::{classify, problem_response};
+use crate::lambda::request::parse_request;
+use crate::lambda::response::success_response;
+use crate::ops::metrics::{self, InvocationMetrics};
+use crate::persona::calls::Invocation;
 
 static COLD: AtomicBool = AtomicBool::new(true);
 
 /// Handles one API Gateway request. Never fails: every error is an HTTP answer.
 pub async fn handle(
     state: &AppState,
-    endpoint: Endpoint,
+    function: Function,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
     let started = Instant::now();
@@ -33,23 +33,23 @@ pub async fn handle(
         .unwrap_or_else(|| format!("local-{:016x}", fastrand::u64(..)));
     let mut inv = Invocation::with_lambda_deadline(lambda_request_id, context.map(|c| c.deadline()));
 
-    let result = run(state, endpoint, &request, &mut inv).await;
+    let result = run(state, function, &request, &mut inv).await;
     let response = match &result {
         Ok(resolution) => success_response(resolution, &state.config.hosted_flow_url),
         Err(error) => problem_response(error, inv.inquiry_id.as_deref()),
     };
-    log_invocation(endpoint, &inv, &result, response.status().as_u16(), started, cold_start);
+    log_invocation(function, &inv, &result, response.status().as_u16(), started, cold_start);
     Ok(response)
 }
 
 async fn run(
     state: &AppState,
-    endpoint: Endpoint,
+    function: Function,
     request: &Request,
     inv: &mut Invocation,
 ) -> Result<Resolution, Error> {
-    let parsed = parse_request(request, endpoint, state.config.auth_mode, &state.config.owner_claim)?;
-    ResumeService { config: &state.config, persona: &state.persona }.resolve(inv, endpoint, &parsed).await
+    let parsed = parse_request(request, function, state.config.auth_mode, &state.config.owner_claim)?;
+    ResumeService { config: &state.config, persona: &state.persona }.resolve(inv, function, &parsed).await
 }
 
 fn api_gateway_request_id(request: &Request) -> Option<String> {
@@ -64,7 +64,7 @@ fn api_gateway_request_id(request: &Request) -> Option<String> {
 /// One structured log line per invocation (outcome, template check, ids, upstream calls and time; no
 /// credentials), and one EMF metrics line.
 fn log_invocation(
-    endpoint: Endpoint,
+    function: Function,
     inv: &Invocation,
     result: &Result<Resolution, Error>,
     status: u16,
@@ -80,7 +80,7 @@ fn log_invocation(
         Err(error) => (classify(error).1, "none"),
     };
     metrics::emit(&InvocationMetrics {
-        function: endpoint.function_name(),
+        function: function.function_name(),
         outcome,
         template_check,
         status,
@@ -92,7 +92,7 @@ fn log_invocation(
     });
     match result {
         Ok(resolution) => tracing::info!(
-            function = endpoint.function_name(),
+            function = function.function_name(),
             lambda_request_id = %inv.lambda_request_id,
             status,
             outcome,
@@ -109,7 +109,7 @@ fn log_invocation(
         ),
         Err(_) => {
             tracing::info!(
-                function = endpoint.function_name(),
+                function = function.function_name(),
                 lambda_request_id = %inv.lambda_request_id,
                 status,
                 outcome = "error",

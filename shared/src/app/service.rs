@@ -1,22 +1,24 @@
-//! The resume service: fetches the inquiry, applies the decision of [`crate::policy`], and performs the calls it
+//! The resume service: fetches the inquiry, applies the decision of [`crate::domain::policy`], and performs the calls it
 //! asks for. Both functions run this same code; they differ only in the last step (a link or a session).
 
-use crate::config::{AuthMode, Config};
-use crate::error::Error;
-use crate::idempotency::KeySequence;
-use crate::invocation::Invocation;
+use crate::app::error::Error;
+use crate::domain::ids::InquiryId;
+use crate::domain::policy::{self, Decision, Refusal, Step, TemplateCheck};
+use crate::ops::config::{AuthMode, Config};
+use crate::persona::calls::Invocation;
+use crate::persona::idempotency::KeySequence;
 use crate::persona::model::{CreateInquiry, CreateInquiryAttributes, Inquiry, InquiryDocument, InquiryStatus};
+use crate::persona::Operation;
 use crate::persona::{ListFilter, PersonaClient, UpstreamError};
-use crate::policy::{self, Decision, Refusal, Step, TemplateCheck};
 
 /// Which function is asking: they share everything but the access they hand out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint {
+pub enum Function {
     IssueLink,
     ResumeSession,
 }
 
-impl Endpoint {
+impl Function {
     pub fn function_name(self) -> &'static str {
         match self {
             Self::IssueLink => "issue-link",
@@ -28,8 +30,8 @@ impl Endpoint {
 /// Whose inquiry the request is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// `/inquiries/{inquiry_id}/…` (the id is already validated).
-    Inquiry(String),
+    /// `/inquiries/{inquiry_id}/…`
+    Inquiry(InquiryId),
     /// `/me/…`: the caller's newest inquiry on the configured template.
     Me,
 }
@@ -85,9 +87,9 @@ impl std::fmt::Debug for Access {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolution {
-    pub inquiry_id: String,
+    pub inquiry_id: InquiryId,
     pub outcome: Outcome,
-    pub previous_inquiry_id: Option<String>,
+    pub previous_inquiry_id: Option<InquiryId>,
     pub template_check: TemplateCheck,
     pub access: Access,
     /// With `EXPIRE_SUPERSEDED`: whether the replaced inquiry was expired (reported, never fatal).
@@ -107,7 +109,7 @@ impl ResumeService<'_> {
     pub async fn resolve(
         &self,
         inv: &mut Invocation,
-        endpoint: Endpoint,
+        function: Function,
         request: &ResumeRequest,
     ) -> Result<Resolution, Error> {
         let document = match &request.target {
@@ -146,7 +148,7 @@ impl ResumeService<'_> {
                     .into_iter()
                     .next();
                 let Some(newest) = newest else {
-                    return self.create_first_inquiry(inv, endpoint, request, template_id, owner).await;
+                    return self.create_first_inquiry(inv, function, request, template_id, owner).await;
                 };
                 inv.inquiry_id = Some(newest.id.clone());
                 let document = self.persona.get_inquiry(inv, &newest.id).await.map_err(|e| on_inquiry(e, None))?;
@@ -156,13 +158,13 @@ impl ResumeService<'_> {
                 document
             }
         };
-        self.decide_and_act(inv, endpoint, request, document).await
+        self.decide_and_act(inv, function, request, document).await
     }
 
     async fn decide_and_act(
         &self,
         inv: &mut Invocation,
-        endpoint: Endpoint,
+        function: Function,
         request: &ResumeRequest,
         document: InquiryDocument,
     ) -> Result<Resolution, Error> {
@@ -193,11 +195,11 @@ impl ResumeService<'_> {
 
         match (decision, latest_version) {
             (Decision::Recreate, Some(latest_version)) => {
-                self.recreate(inv, endpoint, request, &inquiry, &latest_version).await
+                self.recreate(inv, function, request, &inquiry, &latest_version).await
             }
             // `Recreate` implies both versions are known; a resume otherwise.
             _ => {
-                let access = self.hand_out(inv, endpoint, request, &inquiry.id, inquiry.status(), None).await?;
+                let access = self.hand_out(inv, function, request, &inquiry.id, inquiry.status(), None).await?;
                 Ok(Resolution {
                     inquiry_id: inquiry.id,
                     outcome: Outcome::Resumed,
@@ -215,7 +217,7 @@ impl ResumeService<'_> {
     async fn recreate(
         &self,
         inv: &mut Invocation,
-        endpoint: Endpoint,
+        function: Function,
         request: &ResumeRequest,
         outdated: &Inquiry,
         latest_version: &str,
@@ -264,7 +266,7 @@ impl ResumeService<'_> {
         let previous = outdated.id.clone();
         inv.inquiry_id = Some(new_id.clone());
 
-        let access = self.hand_out(inv, endpoint, request, &new_id, &new_status, session_token).await?;
+        let access = self.hand_out(inv, function, request, &new_id, &new_status, session_token).await?;
         let superseded_expired = if self.config.expire_superseded && outdated.status() != &InquiryStatus::Expired {
             Some(self.expire_superseded(inv, &previous, latest_version).await)
         } else {
@@ -284,7 +286,7 @@ impl ResumeService<'_> {
     async fn create_first_inquiry(
         &self,
         inv: &mut Invocation,
-        endpoint: Endpoint,
+        function: Function,
         request: &ResumeRequest,
         template_id: &str,
         owner: &str,
@@ -303,7 +305,7 @@ impl ResumeService<'_> {
         inv.inquiry_id = Some(created.data.id.clone());
         let status = created.data.attributes.status;
         let access =
-            self.hand_out(inv, endpoint, request, &created.data.id, &status, created.meta.session_token).await?;
+            self.hand_out(inv, function, request, &created.data.id, &status, created.meta.session_token).await?;
         Ok(Resolution {
             inquiry_id: created.data.id,
             outcome: Outcome::Created,
@@ -318,18 +320,18 @@ impl ResumeService<'_> {
     async fn hand_out(
         &self,
         inv: &mut Invocation,
-        endpoint: Endpoint,
+        function: Function,
         request: &ResumeRequest,
-        inquiry_id: &str,
+        inquiry_id: &InquiryId,
         status: &InquiryStatus,
         session_token_from_create: Option<String>,
     ) -> Result<Access, Error> {
-        match endpoint {
-            Endpoint::ResumeSession => {
+        match function {
+            Function::ResumeSession => {
                 if let Some(token) = session_token_from_create {
                     return Ok(Access::Session { token: Some(token) });
                 }
-                let keys = KeySequence::per_invocation("resume", inquiry_id, &inv.lambda_request_id);
+                let keys = KeySequence::per_invocation(Operation::Resume, inquiry_id, &inv.lambda_request_id);
                 match self.persona.resume(inv, inquiry_id, keys).await {
                     Ok(resumed) => Ok(Access::Session { token: Some(resumed.meta.session_token) }),
                     // Persona loads a created (not yet started) inquiry without a token.
@@ -339,13 +341,14 @@ impl ResumeService<'_> {
                     Err(e) => Err(on_inquiry(e, Some(status))),
                 }
             }
-            Endpoint::IssueLink => {
+            Function::IssueLink => {
                 let expires = request.link_expires_in_seconds.or(self.config.link_expires_in_seconds);
                 let mut link = None;
                 for step in policy::link_steps(status) {
                     match step {
                         Step::Resume => {
-                            let keys = KeySequence::per_invocation("resume", inquiry_id, &inv.lambda_request_id);
+                            let keys =
+                                KeySequence::per_invocation(Operation::Resume, inquiry_id, &inv.lambda_request_id);
                             self.persona
                                 .resume(inv, inquiry_id, keys)
                                 .await
@@ -353,7 +356,7 @@ impl ResumeService<'_> {
                         }
                         Step::GenerateLink => {
                             let keys = KeySequence::per_invocation(
-                                "generate-one-time-link",
+                                Operation::GenerateOneTimeLink,
                                 inquiry_id,
                                 &inv.lambda_request_id,
                             );
@@ -378,12 +381,12 @@ impl ResumeService<'_> {
     }
 
     /// Expires a replaced inquiry; a failure is logged and reported, never fatal.
-    async fn expire_superseded(&self, inv: &mut Invocation, inquiry_id: &str, latest_version: &str) -> bool {
+    async fn expire_superseded(&self, inv: &mut Invocation, inquiry_id: &InquiryId, latest_version: &str) -> bool {
         match self.persona.expire_inquiry(inv, inquiry_id, KeySequence::expire(inquiry_id, latest_version)).await {
             Ok(_) => true,
             Err(error) => {
                 tracing::warn!(
-                    superseded_inquiry_id = inquiry_id,
+                    superseded_inquiry_id = %inquiry_id,
                     error = %error,
                     persona_request_id = error.request_id(),
                     "could not expire the superseded inquiry"

@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use crate::config::UnavailablePolicy;
+use crate::domain::ids::InquiryId;
+use crate::ops::config::UnavailablePolicy;
 use crate::persona::model::{Inquiry, InquiryStatus};
 
 /// Is the inquiry pinned to its template's latest published version?
@@ -98,11 +99,11 @@ pub fn is_owned_by(inquiry_reference_id: Option<&str>, owner: &str) -> bool {
 /// published version replaces an outdated inquiry without creating another.
 pub fn pick_successor<'a>(
     candidates: &'a [Inquiry],
-    outdated_id: &str,
+    outdated_id: &InquiryId,
     latest_version_id: &str,
 ) -> Option<&'a Inquiry> {
     candidates.iter().find(|candidate| {
-        candidate.id != outdated_id
+        &candidate.id != outdated_id
             && !candidate.is_redacted()
             && candidate.status().is_resumable()
             && candidate.template_version_id() == Some(latest_version_id)
@@ -201,15 +202,21 @@ mod tests {
     #[test]
     fn successor_is_the_newest_open_inquiry_on_the_latest_version() {
         let candidates = vec![
-            inquiry("inq_new_redacted", "pending", "itmplv_2", true),
-            inquiry("inq_new_done", "completed", "itmplv_2", false),
-            inquiry("inq_other_version", "pending", "itmplv_3", false),
+            inquiry("inq_newredacted", "pending", "itmplv_2", true),
+            inquiry("inq_newdone", "completed", "itmplv_2", false),
+            inquiry("inq_otherversion", "pending", "itmplv_3", false),
             inquiry("inq_succ", "expired", "itmplv_2", false),
             inquiry("inq_older", "created", "itmplv_2", false),
             inquiry("inq_old", "pending", "itmplv_1", false),
         ];
-        assert_eq!(pick_successor(&candidates, "inq_old", "itmplv_2").map(|i| i.id.as_str()), Some("inq_succ"));
-        assert!(pick_successor(&candidates, "inq_old", "itmplv_9").is_none());
-        assert!(pick_successor(&candidates[5..], "inq_old", "itmplv_1").is_none(), "never the outdated one itself");
+        assert_eq!(
+            pick_successor(&candidates, &InquiryId::parse("inq_old").unwrap(), "itmplv_2").map(|i| i.id.as_str()),
+            Some("inq_succ")
+        );
+        assert!(pick_successor(&candidates, &InquiryId::parse("inq_old").unwrap(), "itmplv_9").is_none());
+        assert!(
+            pick_successor(&candidates[5..], &InquiryId::parse("inq_old").unwrap(), "itmplv_1").is_none(),
+            "never the outdated one itself"
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::invocation::Invocation;
+use crate::persona::calls::Invocation;
 
 pub const NAMESPACE: &str = "PersonaResume";
 
@@ -73,7 +73,7 @@ pub fn emit(metrics: &InvocationMetrics<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::invocation::UpstreamCall;
+    use crate::persona::calls::UpstreamCall;
     use std::time::{Duration, Instant};
 
     #[test]
@@ -114,7 +114,12 @@ mod tests {
     fn upstream_errors_count_lost_answers_429_and_5xx() {
         let mut inv = Invocation::new("r".into(), Instant::now() + Duration::from_secs(1));
         for status in [None, Some(200), Some(404), Some(429), Some(503)] {
-            inv.record(UpstreamCall { operation: "get-inquiry", status, duration: Duration::ZERO, request_id: None });
+            inv.record(UpstreamCall {
+                operation: crate::persona::Operation::GetInquiry,
+                status,
+                duration: Duration::ZERO,
+                request_id: None,
+            });
         }
         assert_eq!(InvocationMetrics::upstream_errors(&inv), 3);
     }

@@ -1,5 +1,5 @@
 //! The one error type of a request. It is turned into an HTTP answer in exactly one place:
-//! [`crate::http::problem`].
+//! [`crate::lambda::problem`].
 
 use thiserror::Error;
 

@@ -2,10 +2,10 @@
 
 use thiserror::Error;
 
-use crate::config::{Config, ConfigError};
+use crate::ops::config::{Config, ConfigError};
+use crate::ops::secrets::{KeyStore, SecretError};
 use crate::persona::retry::RetryPolicy;
 use crate::persona::PersonaClient;
-use crate::secrets::{KeyStore, SecretError};
 
 #[derive(Debug, Error)]
 pub enum StartupError {

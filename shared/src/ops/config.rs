@@ -37,7 +37,7 @@ pub enum ApiKeySource {
         secret_id: String,
     },
     /// `PERSONA_API_KEY`: local development only.
-    Environment(crate::api_key::ApiKey),
+    Environment(crate::ops::api_key::ApiKey),
 }
 
 impl std::fmt::Debug for ApiKeySource {
@@ -91,7 +91,7 @@ impl Config {
 
         let api_key_source = match (get("PERSONA_API_KEY_SECRET_ID"), get("PERSONA_API_KEY")) {
             (Some(secret_id), _) => ApiKeySource::SecretsManager { secret_id },
-            (None, Some(key)) => ApiKeySource::Environment(crate::api_key::ApiKey::new(key.trim().to_owned())),
+            (None, Some(key)) => ApiKeySource::Environment(crate::ops::api_key::ApiKey::new(key.trim().to_owned())),
             (None, None) => {
                 return Err(ConfigError::new(
                     "PERSONA_API_KEY_SECRET_ID",
@@ -116,7 +116,7 @@ impl Config {
 
         let inquiry_template_id = get("PERSONA_INQUIRY_TEMPLATE_ID");
         if let Some(id) = &inquiry_template_id {
-            if !crate::ids::is_valid_id(id, "itmpl_") {
+            if !crate::domain::ids::is_valid_id(id, "itmpl_") {
                 return Err(ConfigError::new(
                     "PERSONA_INQUIRY_TEMPLATE_ID",
                     "must be an inquiry template id (itmpl_...)",

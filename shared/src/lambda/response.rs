@@ -6,8 +6,8 @@ use lambda_http::{Body, Response};
 use serde::Serialize;
 use url::Url;
 
-use crate::policy::TemplateCheck;
-use crate::service::{Access, Resolution};
+use crate::app::service::{Access, Resolution};
+use crate::domain::policy::TemplateCheck;
 
 #[derive(Serialize)]
 struct LinkAnswer<'a> {
@@ -74,7 +74,8 @@ pub fn success_response(resolution: &Resolution, hosted_flow_base: &Url) -> Resp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::Outcome;
+    use crate::app::service::Outcome;
+    use crate::domain::ids::InquiryId;
     use serde_json::json;
 
     #[test]
@@ -99,9 +100,9 @@ mod tests {
     fn bodies_have_exactly_the_documented_members() {
         let base = Url::parse("https://inquiry.withpersona.com/verify").unwrap();
         let link = Resolution {
-            inquiry_id: "inq_new".into(),
+            inquiry_id: InquiryId::parse("inq_new").unwrap(),
             outcome: Outcome::Recreated,
-            previous_inquiry_id: Some("inq_old".into()),
+            previous_inquiry_id: InquiryId::parse("inq_old").ok(),
             template_check: TemplateCheck::Outdated,
             access: Access::OneTimeLink { link: "https://l/1".into(), short: None },
             superseded_expired: None,
@@ -118,7 +119,7 @@ mod tests {
         );
 
         let session = Resolution {
-            inquiry_id: "inq_1".into(),
+            inquiry_id: InquiryId::parse("inq_1").unwrap(),
             outcome: Outcome::Resumed,
             previous_inquiry_id: None,
             template_check: TemplateCheck::Current,

@@ -5,7 +5,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
-use crate::error::Error;
+use crate::app::error::Error;
 
 pub const PROBLEM_TYPE_PREFIX: &str = "urn:persona-resume:problem:";
 

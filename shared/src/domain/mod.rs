@@ -1,0 +1,4 @@
+//! The rules, as pure types and functions: no I/O here.
+
+pub mod ids;
+pub mod policy;

@@ -1,0 +1,7 @@
+//! Operating the functions: configuration, the API key, logs and metrics.
+
+pub mod api_key;
+pub mod config;
+pub mod metrics;
+pub mod secrets;
+pub mod telemetry;
