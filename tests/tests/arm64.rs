@@ -16,7 +16,7 @@ use integration_tests::moto::Moto;
 use integration_tests::paths::workspace_root;
 use integration_tests::rig::{http_api_event, INVOCATION_DEADLINE};
 use integration_tests::runtime_api::{FunctionOptions, FunctionProcess};
-use persona_resume::Endpoint::{self, IssueLink, ResumeSession};
+use persona_resume::Function::{self, IssueLink, ResumeSession};
 use serde_json::json;
 
 /// Where Debian's libc6-arm64-cross puts the aarch64 loader and glibc.
@@ -24,18 +24,18 @@ const SYSROOT: &str = "/usr/aarch64-linux-gnu";
 /// ELF `e_machine` of AArch64.
 const EM_AARCH64: u16 = 183;
 
-struct Function {
-    endpoint: Endpoint,
+struct Artifact {
+    function: Function,
     name: &'static str,
     logical_id: &'static str,
     /// The member of the 200 answer that only this function returns.
     member: &'static str,
 }
 
-const FUNCTIONS: [Function; 2] = [
-    Function { endpoint: IssueLink, name: "issue-link", logical_id: "IssueLinkFunction", member: "one_time_link" },
-    Function {
-        endpoint: ResumeSession,
+const FUNCTIONS: [Artifact; 2] = [
+    Artifact { function: IssueLink, name: "issue-link", logical_id: "IssueLinkFunction", member: "one_time_link" },
+    Artifact {
+        function: ResumeSession,
         name: "resume-session",
         logical_id: "ResumeSessionFunction",
         member: "session_token",
@@ -134,7 +134,7 @@ async fn arm64_bootstraps_answer_200_under_qemu() {
         let started = Instant::now();
         let process = FunctionProcess::spawn_with(options).await.expect("spawn under qemu");
         let cold = process.cold_start().await.expect("the aarch64 bootstrap asks for its first event");
-        let event = http_api_event(f.endpoint, Some(&inquiry.id), Some(&owner), None);
+        let event = http_api_event(f.function, Some(&inquiry.id), Some(&owner), None);
         let answer = process.invoke(event, INVOCATION_DEADLINE).await.expect("invoke").http().expect("proxy response");
         let body = answer.json().unwrap_or_default();
         assert_eq!(

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use integration_tests::paths::workspace_root;
-use persona_resume::config::Config;
+use persona_resume::ops::config::Config;
 use serde_json::Value as Json;
 use serde_yaml_ng::Value as Yaml;
 
