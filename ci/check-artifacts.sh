@@ -19,7 +19,7 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "${repo}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${repo}/target}"
 export SAM_CLI_TELEMETRY=0
-export PATH="${repo}/.venv-tools/bin:${PATH}"    # sam, cargo-lambda and its Zig (python-zig)
+export PATH="${SAM_TOOLS_VENV:-${repo}/.venv-tools}/bin:${PATH}"    # sam, cargo-lambda and its Zig (ci/setup-sam.sh)
 
 declare -A logical_id=([issue-link]=IssueLinkFunction [resume-session]=ResumeSessionFunction)
 step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)"; }

@@ -10,7 +10,7 @@
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="${repo}/.venv-tools"
+venv="${SAM_TOOLS_VENV:-${repo}/.venv-tools}"   # ci/setup-sam.sh
 export SAM_CLI_TELEMETRY=0                       # no calls home from sam
 export PATH="${venv}/bin:${PATH}"                # sam, cfn-lint, pytest
 region="${AWS_REGION:-${AWS_DEFAULT_REGION:-us-east-1}}"          # sam validate wants one; nothing is called

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the pinned deployment tools from PyPI into <repo>/.venv-tools (kept between runs; a pin change
+# Installs the pinned deployment tools from PyPI into <repo>/.venv-tools (or $SAM_TOOLS_VENV) (kept between runs; a pin change
 # reinstalls): aws-sam-cli, cfn-lint, aws-sam-translator, cargo-lambda (with its bundled Zig), pytest.
 # Used by ci/check-template.sh and ci/check-artifacts.sh. Idempotent; needs python3 and, on the first run, PyPI.
 #
@@ -21,7 +21,9 @@ CARGO_LAMBDA_VERSION="1.9.2"
 PYTEST_VERSION="8.4.2"
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="${repo}/.venv-tools"
+# SAM_TOOLS_VENV: another place for it (.ci/run keeps the checkout's for its clone: cargo-lambda's path is part
+# of the C compiler wrapper that aws-lc-sys & co. are fingerprinted with, so a new venv rebuilds them).
+venv="${SAM_TOOLS_VENV:-${repo}/.venv-tools}"
 python="${PYTHON:-python3}"
 pins=("aws-sam-cli==${SAM_CLI_VERSION}" "cfn-lint==${CFN_LINT_VERSION}"
       "aws-sam-translator==${SAM_TRANSLATOR_VERSION}" "cargo-lambda==${CARGO_LAMBDA_VERSION}"
