@@ -1,6 +1,9 @@
+pub mod assertions;
 pub mod error;
 pub mod fake_persona;
+pub mod hostile;
 pub mod moto;
+pub mod openapi;
 pub mod our_contract;
 pub mod paths;
 pub mod ports;
@@ -10,3 +13,4 @@ pub mod process;
 pub mod rig;
 pub mod runtime_api;
 pub mod scenarios;
+pub mod world;

@@ -1,4 +1,4 @@
-//! Helpers for the fault, load and abuse tests (`tests/tests/{faults,load,abuse}.rs`): invoke a function binary
+//! Helpers for the fault, load and abuse tests (`the binaries' fault and hostile tests, and the load test`): invoke a function binary
 //! with a deadline of the test's choosing and read back its invocation log line, and a TCP proxy that cuts a
 //! Persona answer in the middle (something the fake itself can't do: its drops happen before the first byte).
 
@@ -6,14 +6,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use persona_resume::Function;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::error::Result;
-use crate::rig::{Answer, Deployment};
+use crate::rig::{Answer, Deployment, Function};
 use crate::runtime_api::{FunctionProcess, InvokeOutcome, InvokeResult};
 
 /// One invocation of a function binary, with what it logged about itself.
@@ -35,14 +34,8 @@ impl Invoked {
 }
 
 /// The process serving `endpoint` in a deployment of the release binaries.
-pub fn process(deployment: &Deployment, endpoint: Function) -> &FunctionProcess {
-    match deployment {
-        Deployment::Binaries { issue_link, resume_session } => match endpoint {
-            Function::IssueLink => issue_link,
-            Function::ResumeSession => resume_session,
-        },
-        Deployment::InProcess(_) => panic!("this helper needs the release binaries (Rig::binaries)"),
-    }
+pub fn process(deployment: &Deployment, function: Function) -> &FunctionProcess {
+    deployment.process(function).expect("this helper needs the release binaries (Rig::binaries)")
 }
 
 /// Invokes `process` with `event`, telling it the deadline is `deadline` from the hand-off (Lambda's
@@ -59,11 +52,12 @@ pub async fn invoke_with_deadline(process: &FunctionProcess, event: Value, deadl
     let headers = http.headers.iter().filter_map(|(k, v)| Some((k.clone(), v.first()?.clone()))).collect();
     let body = if http.body.is_empty() { Value::Null } else { http.json()? };
     let answer = Answer { status: http.status, headers, body };
-    let log = process
-        .wait_for_json_logs_mentioning(&outcome.request_id, Duration::from_secs(2))
-        .await
-        .into_iter()
-        .find(|line| line.get("message").and_then(Value::as_str) == Some("invocation"));
+    // Wait for the invocation line itself: mid-invocation warn lines mention the request id too.
+    let is_invocation_line = |line: &Value| {
+        line.get("message").and_then(Value::as_str) == Some("invocation")
+            && line.to_string().contains(&outcome.request_id)
+    };
+    let log = process.wait_for_json_log(is_invocation_line, Duration::from_secs(2)).await;
     Ok(Invoked { answer, outcome, log, elapsed })
 }
 
