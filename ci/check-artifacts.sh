@@ -6,7 +6,7 @@
 #      (a command that builds the workspace instead of the two function packages lets the test crate's
 #      dependency features, e.g. serde_json's float_roundtrip, into the binaries and fails here);
 #   3. both aarch64 bootstraps booted under qemu-aarch64 against the Runtime API driver, moto and the fake
-#      Persona: one invocation each answers 200 (tests/tests/arm64.rs, ARM64_BOOT=1).
+#      Persona: one invocation each answers 200 (tests/tests/binaries/arm64.rs, ARM64_BOOT=1).
 #
 #   bash ci/check-artifacts.sh
 #
@@ -111,6 +111,6 @@ elapsed "cargo lambda builds" "${t0}"
 step "boot both aarch64 bootstraps under qemu-aarch64 (Runtime API driver, moto, fake Persona)"
 t0=$(date +%s)
 ARM64_BOOT=1 ARM64_BUILD_DIR="${repo}/.aws-sam/build" \
-    cargo test --locked --workspace --test arm64 -- --nocapture   # --workspace: the feature set `cargo test --workspace` already built
+    cargo test --locked --workspace --test binaries -- arm64:: --nocapture   # --workspace: the feature set `cargo test --workspace` already built
 elapsed "arm64 boot" "${t0}"
 echo "check-artifacts: all passed"

@@ -443,7 +443,7 @@ def test_cors_is_off_without_origins_and_preflights_never_reach_an_authorizer():
 
 # ------------------------------------------------------------------------------------------ cargo-lambda
 def test_cargo_lambda_deploy_metadata_mirrors_the_template(tpl):
-    """One [workspace.metadata.lambda.deploy] for both functions (tests/tests/config_defaults.rs also checks it
+    """One [workspace.metadata.lambda.deploy] for both functions (tests/tests/in_process/config_defaults.rs also checks it
     against the code's own defaults); no function manifest carries a second copy that could drift."""
     params = tpl["Parameters"]
     timeout = tpl["Globals"]["Function"]["Timeout"]

@@ -2,7 +2,7 @@
 //! architecture (arm64) run under `qemu-aarch64` against the Lambda Runtime API driver, read the Persona key from
 //! moto's Secrets Manager and call the fake Persona; one invocation each answers 200.
 //!
-//! Run by `bash ci/check-artifacts.sh` (after `sam build` and the hash comparison), which sets `ARM64_BOOT=1`:
+//! Run by `bash ci/check-artifacts.sh` (`cargo test --workspace --test binaries -- arm64::`) (after `sam build` and the hash comparison), which sets `ARM64_BOOT=1`:
 //! then a missing piece fails the test. Without it the test only says how to run it (a plain `cargo test` on a
 //! machine without qemu passes). Needs Debian's `qemu-user` and `libc6-arm64-cross` (the aarch64 glibc that
 //! `-L /usr/aarch64-linux-gnu` points qemu at). `ARM64_BUILD_DIR` overrides where the bootstraps are
