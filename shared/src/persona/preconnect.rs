@@ -200,10 +200,7 @@ fn is_open<C: hyper::rt::Read + Unpin>(conn: &mut C) -> bool {
     let mut byte = [std::mem::MaybeUninit::<u8>::uninit(); 1];
     let mut buf = hyper::rt::ReadBuf::uninit(&mut byte);
     let mut cx = Context::from_waker(std::task::Waker::noop());
-    match Pin::new(conn).poll_read(&mut cx, buf.unfilled()) {
-        Poll::Pending => true,
-        Poll::Ready(_) => false,
-    }
+    Pin::new(conn).poll_read(&mut cx, buf.unfilled()).is_pending()
 }
 
 #[cfg(test)]
