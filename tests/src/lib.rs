@@ -10,3 +10,4 @@ pub mod process;
 pub mod rig;
 pub mod runtime_api;
 pub mod scenarios;
+pub mod tls;

@@ -1,7 +1,7 @@
 //! `bench`: is persona-resume fast and small? One command (README, "Benchmark"):
 //!
 //! ```sh
-//! cargo run --profile rig -p integration-tests --bin bench
+//! cargo run --profile rig -p bench --bin bench
 //! ```
 //!
 //! builds both functions and two floors with the release profile — `bare-floor` (a `lambda_http` hello world)
