@@ -51,10 +51,15 @@ impl TlsIdentity {
             std::env::temp_dir().join(format!("persona-resume-ca-{}-{}.pem", std::process::id(), fastrand::u64(..)));
         std::fs::write(&ca_file, ca_cert.pem())?;
 
-        let config = ServerConfig::builder().with_no_client_auth().with_single_cert(
-            vec![CertificateDer::from(cert.der().to_vec())],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        )?;
+        // The provider named, not taken from crate features: a build that also enables ring must not panic.
+        let provider = Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(cert.der().to_vec())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            )?;
         Ok(Arc::new(Self { ca_file, acceptor: TlsAcceptor::from(Arc::new(config)) }))
     }
 
