@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use integration_tests::fake_persona::{
-    ContractChecker, Endpoint, FakeConfig, FakePersona, Fault, FaultKind, NewTemplate, SeedInquiry,
+    ContractChecker, Endpoint, FakeConfig, FakePersona, Fault, FaultKind, NewTemplate, SeedAccount, SeedInquiry,
+    SpecVersion,
 };
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
@@ -83,6 +84,11 @@ fn fake_with_demo() -> (FakePersona, integration_tests::fake_persona::DemoSeed) 
     (fake, seed)
 }
 
+/// The object of `kind` and `id` in a document's `included`.
+fn included<'d>(doc: &'d Value, kind: &str, id: &str) -> Option<&'d Value> {
+    doc["included"].as_array()?.iter().find(|o| o["type"] == kind && o["id"] == id)
+}
+
 fn create_body(template: &str, reference: &str) -> String {
     json!({"data": {"attributes": {"inquiry-template-id": template, "reference-id": reference}},
            "meta": {"auto-create-inquiry-session": true}})
@@ -100,10 +106,11 @@ async fn get_includes_the_template_with_its_latest_published_version() {
     assert_eq!(doc["data"]["id"], seed.outdated.id.as_str());
     assert_eq!(doc["data"]["attributes"]["status"], "pending");
     assert_eq!(doc["data"]["relationships"]["inquiry-template-version"]["data"]["id"], seed.old_version_id.as_str());
-    let included = doc["included"].as_array().expect("included");
-    assert_eq!(included.len(), 1);
-    assert_eq!(included[0]["type"], "inquiry-template");
-    assert_eq!(included[0]["relationships"]["latest-published-version"]["data"]["id"], seed.latest_version_id.as_str());
+    let template = included(&doc, "inquiry-template", &seed.template_id).expect("our template is included");
+    assert_eq!(template["relationships"]["latest-published-version"]["data"]["id"], seed.latest_version_id.as_str());
+    // The example's extra objects stay: its inquiry session; our template took its template's place.
+    assert!(included(&doc, "inquiry-session", "iqse_ABC123").is_some(), "{doc}");
+    assert!(included(&doc, "inquiry-template", "itmpl_ABC123").is_none(), "{doc}");
     // Every required attribute is present, null where unknown.
     let attributes = doc["data"]["attributes"].as_object().expect("attributes");
     for key in ["reference-id", "note", "behaviors", "reviewer-comment", "completed-at", "redacted-at", "fields"] {
@@ -113,13 +120,15 @@ async fn get_includes_the_template_with_its_latest_published_version() {
     // Publishing a new version makes the current inquiry outdated too.
     let v3 = fake.publish_version(&seed.template_id).expect("publish");
     let doc = api.get(&format!("/inquiries/{}?include=inquiry-template", seed.pending.id)).await.json();
-    assert_eq!(doc["included"][0]["relationships"]["latest-published-version"]["data"]["id"], v3.as_str());
+    let template = included(&doc, "inquiry-template", &seed.template_id).expect("template");
+    assert_eq!(template["relationships"]["latest-published-version"]["data"]["id"], v3.as_str());
     assert_eq!(fake.is_outdated(&seed.pending.id), Some(true));
 
-    // Sandbox-like: no template in `included`.
+    // Sandbox-like: not our template in `included` (the example's own, foreign template stays).
     fake.update_settings(|s| s.hide_templates = true);
     let doc = api.get(&format!("/inquiries/{}?include=inquiry-template", seed.pending.id)).await.json();
-    assert_eq!(doc["included"], json!([]));
+    assert!(included(&doc, "inquiry-template", &seed.template_id).is_none(), "{doc}");
+    assert!(included(&doc, "inquiry-template", "itmpl_ABC123").is_some(), "{doc}");
 
     let r = api.get("/inquiries/inq_DoesNotExist").await;
     assert_eq!(r.status, 404);
@@ -181,6 +190,7 @@ async fn unauthorized_answers_401_without_request_id_and_keys_rotate() {
 async fn create_pins_the_latest_version_and_hands_out_access() {
     let (fake, seed) = fake_with_demo();
     let api = Api::new(&fake);
+    fake.seed_account(SeedAccount { id: Some("act_42".into()), ..SeedAccount::default() }).expect("account");
     let body = json!({
         "data": {"attributes": {
             "inquiry-template-id": seed.template_id, "reference-id": "user-42", "account-id": "act_42",
@@ -832,4 +842,399 @@ fn standalone_binary_prints_its_address_and_serves_seed_data() {
     assert!(answer.contains(r#""status":"expired""#), "{answer}");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+// ------------------------------------------------------------------------ documented shapes, versions
+
+fn fake_on(version: SpecVersion) -> (FakePersona, integration_tests::fake_persona::DemoSeed) {
+    let fake = FakePersona::start(FakeConfig { spec_version: Some(version), ..FakeConfig::default() });
+    let seed = fake.seed_demo();
+    (fake, seed)
+}
+
+/// The attribute names of the example resource an operation's documents start from.
+fn example_attribute_names(fake: &FakePersona, endpoint: Endpoint) -> Vec<String> {
+    let mut names: Vec<String> =
+        fake.examples().resource(endpoint)["attributes"].as_object().expect("attributes").keys().cloned().collect();
+    names.sort();
+    names
+}
+
+fn attribute_names(resource: &Value) -> Vec<String> {
+    let mut names: Vec<String> = resource["attributes"].as_object().expect("attributes").keys().cloned().collect();
+    names.sort();
+    names
+}
+
+/// What every inquiry the fake answers shares with Persona's examples.
+fn assert_documented_inquiry_shape(fake: &FakePersona, endpoint: Endpoint, inquiry: &Value) {
+    let example = fake.examples().resource(endpoint).clone();
+    assert_eq!(attribute_names(inquiry), example_attribute_names(fake, endpoint), "full attribute set: {inquiry}");
+    let relationships = &inquiry["relationships"];
+    assert_eq!(relationships["reviewer"], json!({"data": {}}), "{inquiry}");
+    assert_eq!(relationships["verifications"], example["relationships"]["verifications"], "kept as the example");
+    assert_eq!(inquiry["attributes"]["behaviors"], example["attributes"]["behaviors"]);
+    for name in example["relationships"].as_object().expect("relationships").keys() {
+        assert!(relationships.get(name).is_some(), "relationship {name} of the example kept: {inquiry}");
+    }
+}
+
+#[tokio::test]
+async fn documents_start_from_the_spec_examples_on_both_versions() {
+    for version in SpecVersion::ALL {
+        let (fake, seed) = fake_on(version);
+        assert_eq!(fake.spec_version(), Some(version));
+        let api = Api::new(&fake);
+
+        // GET: template `{"data": {}}` on a dynamic inquiry, the example's extra included objects.
+        let doc = api.get(&format!("/inquiries/{}", seed.pending.id)).await.json();
+        let data = &doc["data"];
+        assert_documented_inquiry_shape(&fake, Endpoint::Get, data);
+        assert_eq!(data["relationships"]["template"], json!({"data": {}}), "{version}: {data}");
+        assert_eq!(data["relationships"]["account"]["data"]["id"], "act_DemoPending0001");
+        assert_eq!(data["attributes"]["reference-id"], "demo-user-pending");
+        assert!(included(&doc, "inquiry-session", "iqse_ABC123").is_some(), "{version}: {doc}");
+        assert!(included(&doc, "inquiry-template", &seed.template_id).is_some(), "{version}: {doc}");
+        assert!(included(&doc, "account", "act_DemoPending0001").is_none(), "account only when asked");
+
+        // Legacy: the template is named, the dynamic-flow relationships are empty identifier objects.
+        let doc = api.get(&format!("/inquiries/{}", seed.legacy.id)).await.json();
+        let relationships = &doc["data"]["relationships"];
+        assert_eq!(relationships["template"]["data"]["id"], seed.legacy_template_id.as_str());
+        assert_eq!(relationships["inquiry-template"], json!({"data": {}}));
+        assert_eq!(relationships["inquiry-template-version"], json!({"data": {}}));
+
+        // Create, resume, link, expire and list items: each from its own example.
+        let created = api.post("/inquiries", Some(&create_body(&seed.template_id, "shape-user"))).await;
+        assert_eq!(created.status, 201, "{}", created.text);
+        let created = created.json();
+        assert_documented_inquiry_shape(&fake, Endpoint::Create, &created["data"]);
+        let id = created["data"]["id"].as_str().expect("id").to_owned();
+        let resumed = api.post(&format!("/inquiries/{id}/resume"), None).await.json();
+        assert_documented_inquiry_shape(&fake, Endpoint::Resume, &resumed["data"]);
+        assert_eq!(resumed["data"]["relationships"]["sessions"]["data"][0]["type"], "inquiry-session");
+        let linked = api.post(&format!("/inquiries/{id}/generate-one-time-link"), None).await.json();
+        assert_documented_inquiry_shape(&fake, Endpoint::Link, &linked["data"]);
+        let expired = api.post(&format!("/inquiries/{id}/expire"), None).await.json();
+        assert_documented_inquiry_shape(&fake, Endpoint::Expire, &expired["data"]);
+        assert_eq!(expired["data"]["attributes"]["status"], "expired");
+        let list = api.get("/inquiries?page[size]=3").await.json();
+        assert_eq!(list["data"].as_array().map(Vec::len), Some(3));
+        for item in list["data"].as_array().expect("items") {
+            assert_documented_inquiry_shape(&fake, Endpoint::List, item);
+        }
+
+        // Accounts: the example's account type and attribute set, our id and reference id.
+        let account = api.get("/accounts/act_DemoPending0001").await.json();
+        assert_eq!(attribute_names(&account["data"]), example_attribute_names(&fake, Endpoint::AccountGet));
+        assert_eq!(account["data"]["attributes"]["reference-id"], "demo-user-pending");
+        assert_eq!(
+            account["data"]["relationships"],
+            fake.examples().resource(Endpoint::AccountGet)["relationships"],
+            "{version}"
+        );
+        let accounts = api.get("/accounts?filter[reference-id]=demo-user-pending").await.json();
+        assert_eq!(accounts["data"][0]["id"], "act_DemoPending0001");
+        assert!(accounts["links"].is_object());
+
+        // The 2023-01-05 inquiry's flattened personal members follow our fields.
+        if version == SpecVersion::V2023_01_05 {
+            assert!(data["attributes"].get("name-first").is_some_and(Value::is_null), "{data}");
+            let jane = &created["data"]["attributes"];
+            assert_eq!(jane["name-first"], Value::Null, "create_body sends no name: {jane}");
+        }
+        fake.assert_no_violations();
+    }
+}
+
+#[tokio::test]
+async fn planted_bad_answers_are_caught_on_both_versions() {
+    for version in SpecVersion::ALL {
+        let (fake, seed) = fake_on(version);
+        let api = Api::new(&fake);
+        for (endpoint, path) in [
+            (Endpoint::Get, format!("/inquiries/{}", seed.pending.id)),
+            (Endpoint::List, "/inquiries".to_owned()),
+            (Endpoint::AccountGet, "/accounts/act_DemoPending0001".to_owned()),
+            (Endpoint::AccountList, "/accounts".to_owned()),
+        ] {
+            fake.clear_violations();
+            fake.add_fault(Fault::new(endpoint, FaultKind::BreakContract));
+            assert_eq!(api.get(&path).await.status, 200);
+            let violations = fake.violations();
+            assert_eq!(violations.len(), 1, "{version} {path}: {violations:#?}");
+            assert_eq!(violations[0].operation, endpoint);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------- accounts
+
+fn template_body(template: &str, attributes: Value, meta: Value) -> String {
+    let mut attributes = attributes;
+    attributes["inquiry-template-id"] = json!(template);
+    json!({"data": {"attributes": attributes}, "meta": meta}).to_string()
+}
+
+#[tokio::test]
+async fn create_joins_or_creates_accounts_by_reference_id() {
+    let (fake, seed) = fake_with_demo();
+    let api = Api::new(&fake);
+    let create = |attributes: Value, meta: Value| {
+        let body = template_body(&seed.template_id, attributes, meta);
+        let api = &api;
+        async move {
+            let r = api.post("/inquiries", Some(&body)).await;
+            (r.status, r.json())
+        }
+    };
+    let account_of = |doc: &Value| doc["data"]["relationships"]["account"]["data"]["id"].as_str().map(str::to_owned);
+
+    // The deprecated attribute: the inquiry keeps it AND joins (creates) the account with that reference id.
+    let (status, first) = create(json!({"reference-id": "user-dep"}), json!({})).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["data"]["attributes"]["reference-id"], "user-dep");
+    let account = fake.account(&account_of(&first).expect("an account")).expect("stored");
+    assert_eq!(account.reference_id.as_deref(), Some("user-dep"));
+    let (_, second) = create(json!({"reference-id": "user-dep"}), json!({})).await;
+    assert_eq!(account_of(&second), Some(account.id.clone()), "same reference id, same account");
+
+    // The meta field alone: joins that account, the inquiry's own reference id stays null.
+    let (_, meta_only) = create(json!({}), json!({"auto-create-account-reference-id": "user-dep"})).await;
+    assert_eq!(meta_only["data"]["attributes"]["reference-id"], Value::Null);
+    assert_eq!(account_of(&meta_only), Some(account.id.clone()));
+    let (_, fresh) = create(json!({}), json!({"auto-create-account-reference-id": "user-new"})).await;
+    let fresh_account = fake.account(&account_of(&fresh).expect("created")).expect("stored");
+    assert_eq!(fresh_account.reference_id.as_deref(), Some("user-new"));
+    assert_eq!(fresh["data"]["attributes"]["reference-id"], Value::Null);
+
+    // account-id joins that account; an unknown one is 404.
+    let (_, by_id) = create(json!({"account-id": fresh_account.id}), json!({})).await;
+    assert_eq!(account_of(&by_id), Some(fresh_account.id.clone()));
+    let (status, _) = create(json!({"account-id": "act_Unknown"}), json!({})).await;
+    assert_eq!(status, 404);
+
+    // Both reference ids: the meta field decides the account, the attribute stays the inquiry's own.
+    let (_, both) =
+        create(json!({"reference-id": "user-attr"}), json!({"auto-create-account-reference-id": "user-new"})).await;
+    assert_eq!(both["data"]["attributes"]["reference-id"], "user-attr");
+    assert_eq!(account_of(&both), Some(fresh_account.id.clone()));
+
+    // auto-create-account false: an unknown reference id joins nothing (an empty identifier object).
+    let (_, none) =
+        create(json!({}), json!({"auto-create-account": false, "auto-create-account-reference-id": "user-nobody"}))
+            .await;
+    assert_eq!(none["data"]["relationships"]["account"], json!({"data": {}}));
+    assert_eq!(fake.accounts().iter().filter(|a| a.reference_id.as_deref() == Some("user-nobody")).count(), 0);
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
+async fn accounts_are_listed_by_comma_lists_fetched_and_sparse_and_personal_data_is_counted() {
+    let (fake, seed) = fake_with_demo();
+    let api = Api::new(&fake);
+    let a = fake.seed_account(SeedAccount { reference_id: Some("ref-a".into()), ..SeedAccount::default() }).unwrap();
+    let b = fake.seed_account(SeedAccount { reference_id: Some("ref-b".into()), ..SeedAccount::default() }).unwrap();
+    let upper =
+        fake.seed_account(SeedAccount { reference_id: Some("REF-A".into()), ..SeedAccount::default() }).unwrap();
+    let ids = |doc: &Value| -> Vec<String> {
+        doc["data"].as_array().expect("list").iter().map(|o| o["id"].as_str().expect("id").to_owned()).collect()
+    };
+
+    // A comma list is OR; matching is exact (REF-A is someone else); newest first.
+    let list = api.get("/accounts?filter[reference-id]=ref-a,ref-b&fields[account]=reference-id").await.json();
+    assert_eq!(ids(&list), vec![b.id.clone(), a.id.clone()]);
+    assert_eq!(list["data"][0]["attributes"], json!({"reference-id": "ref-b"}), "sparse fields honoured");
+    assert_eq!(fake.personal_fields_served(), 0);
+    let page = api.get("/accounts?filter[reference-id]=ref-a,ref-b&page[size]=1").await.json();
+    assert_eq!(ids(&page), vec![b.id.clone()]);
+    assert!(page["links"]["next"].as_str().is_some_and(|n| n.starts_with("/api/v1/accounts?")), "{page}");
+    assert_eq!(fake.personal_fields_served(), 1, "a full account carries the user's personal data");
+    assert!(page["data"][0]["attributes"]["fields"].as_object().is_some_and(|f| !f.is_empty()));
+
+    // One account: full (personal data) or sparse (none).
+    let full = api.get(&format!("/accounts/{}", upper.id)).await;
+    assert_eq!(full.status, 200);
+    assert_eq!(full.json()["data"]["attributes"]["reference-id"], "REF-A");
+    assert_eq!(fake.personal_fields_served(), 2);
+    let sparse = api.get(&format!("/accounts/{}?fields[account]=reference-id", a.id)).await.json();
+    assert_eq!(sparse["data"]["attributes"], json!({"reference-id": "ref-a"}));
+    assert_eq!(api.get("/accounts/act_Nobody").await.status, 404);
+    assert_eq!(api.get("/accounts?filter[name]=x").await.status, 400);
+
+    // include=account on an inquiry, sparse or not.
+    let path = format!("/inquiries/{}?include=account&fields[account]=reference-id", seed.pending.id);
+    let doc = api.get(&path).await.json();
+    let account = included(&doc, "account", "act_DemoPending0001").expect("account included");
+    assert_eq!(account["attributes"], json!({"reference-id": "demo-user-pending"}));
+    assert_eq!(fake.personal_fields_served(), 2);
+    let doc = api.get(&format!("/inquiries/{}?include=account,inquiry-template", seed.pending.id)).await.json();
+    assert!(included(&doc, "account", "act_DemoPending0001").is_some());
+    assert!(included(&doc, "inquiry-template", &seed.template_id).is_some());
+    assert_eq!(fake.personal_fields_served(), 3);
+    let log = fake.requests();
+    assert!(log.last().is_some_and(|r| r.personal_data), "the log says which answer carried it");
+    assert_eq!(log.iter().filter(|r| r.personal_data).count(), 3);
+    assert_eq!(
+        log[0].query_param("filter[reference-id]").as_deref(),
+        Some("ref-a,ref-b"),
+        "the log shows the query sent"
+    );
+
+    // An account seeded without personal data carries none.
+    let plain = fake
+        .seed_account(SeedAccount { fields: Some(serde_json::Map::new()), ..SeedAccount::default() })
+        .expect("account");
+    api.get(&format!("/accounts/{}", plain.id)).await;
+    assert_eq!(fake.personal_fields_served(), 3);
+
+    // filter[account-id] on the inquiry list is a comma list too.
+    let list = api
+        .get("/inquiries?filter[account-id]=act_DemoPending0001,act_DemoCreated0001&fields[inquiry]=status")
+        .await
+        .json();
+    assert_eq!(ids(&list), vec!["inq_DemoPending0001".to_owned(), "inq_DemoCreated0001".to_owned()]);
+    fake.clear_violations(); // sparse inquiries break the required attributes, on purpose
+    api.get("/inquiries?filter[account-id]=act_DemoPending0001").await;
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
+async fn lax_filters_ignore_every_filter_and_loose_reference_ids_fold() {
+    let (fake, seed) = fake_with_demo();
+    let api = Api::new(&fake);
+    let ids = |doc: &Value| -> Vec<String> {
+        doc["data"].as_array().expect("list").iter().map(|o| o["id"].as_str().expect("id").to_owned()).collect()
+    };
+    let query = "/inquiries?filter[reference-id]=demo-user-completed&filter[status]=completed&page[size]=2";
+    assert_eq!(ids(&api.get(query).await.json()), vec![seed.completed.id.clone()]);
+
+    // Lax: everything of that type, newest first, page size still applies.
+    fake.set_lax_filters(true);
+    let newest: Vec<String> = fake.inquiries().iter().take(2).map(|i| i.id.clone()).collect();
+    assert_eq!(ids(&api.get(query).await.json()), newest);
+    let accounts = api.get("/accounts?filter[reference-id]=demo-user-completed&page[size]=100").await.json();
+    assert_eq!(ids(&accounts).len(), fake.accounts().len());
+    assert_eq!(api.get("/inquiries?filter[bogus]=1").await.status, 400, "still a 400 for an unknown filter");
+
+    // Over the control API too.
+    let http = reqwest::Client::new();
+    let settings = http
+        .put(format!("{}/_control/settings", fake.base_url()))
+        .body(json!({"lax_filters": false, "loose_reference_ids": true}).to_string())
+        .send()
+        .await
+        .expect("control")
+        .text()
+        .await
+        .expect("body");
+    let settings: Value = serde_json::from_str(&settings).expect("json");
+    assert_eq!(settings["lax_filters"], false);
+    assert!(fake.settings().loose_reference_ids);
+
+    // Loose: case folding, and comma splitting on the inquiry list.
+    let folded = api.get("/inquiries?filter[reference-id]=DEMO-USER-PENDING").await.json();
+    assert_eq!(ids(&folded), vec![seed.pending.id.clone()]);
+    let split = api.get("/inquiries?filter[reference-id]=demo-user-pending,demo-user-expired").await.json();
+    assert_eq!(ids(&split), vec![seed.pending.id.clone(), seed.expired.id.clone()]);
+    let accounts = api.get("/accounts?filter[reference-id]=Demo-User-Pending").await.json();
+    assert_eq!(ids(&accounts), vec!["act_DemoPending0001".to_owned()]);
+    fake.set_loose_reference_ids(false);
+    assert_eq!(ids(&api.get("/inquiries?filter[reference-id]=DEMO-USER-PENDING").await.json()), Vec::<String>::new());
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
+async fn seeding_links_inquiries_to_accounts_and_the_demo_has_an_account_only_user() {
+    let (fake, seed) = fake_with_demo();
+    let api = Api::new(&fake);
+    let only = &seed.account_only;
+    assert!(!only.reference_id_on_inquiry);
+    let doc = api.get(&format!("/inquiries/{}?include=account&fields[account]=reference-id", only.id)).await.json();
+    assert_eq!(doc["data"]["attributes"]["reference-id"], Value::Null);
+    let account_id = only.account_id.as_deref().expect("account");
+    assert_eq!(
+        included(&doc, "account", account_id).expect("account")["attributes"]["reference-id"],
+        "demo-user-account-only"
+    );
+
+    let template = fake.create_template(NewTemplate::default()).expect("template");
+    let seeded =
+        |seed: SeedInquiry| fake.seed_inquiry(SeedInquiry { template_id: template.id.clone(), ..seed }).unwrap();
+    // A reference id joins that account; an account reference id alone leaves the own one null.
+    let a = seeded(SeedInquiry { reference_id: Some("seed-user".into()), ..SeedInquiry::default() });
+    let b = seeded(SeedInquiry { account_reference_id: Some("seed-user".into()), ..SeedInquiry::default() });
+    assert_eq!(a.account_id, b.account_id);
+    assert!(a.account_id.is_some() && b.reference_id.is_none());
+    assert_eq!(fake.account_of(&b.id).and_then(|acc| acc.reference_id).as_deref(), Some("seed-user"));
+    let c = seeded(SeedInquiry { reference_id: Some("seed-user".into()), no_account: true, ..SeedInquiry::default() });
+    assert_eq!(c.account_id, None);
+    let d = seeded(SeedInquiry { account_id: Some("act_Named".into()), ..SeedInquiry::default() });
+    assert_eq!(fake.account("act_Named").map(|acc| acc.id), d.account_id);
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
+async fn an_incident_stores_500s_under_its_keys_and_the_next_key_succeeds() {
+    let (fake, seed) = fake_with_demo();
+    let api = Api::new(&fake);
+    let body = create_body(&seed.template_id, "incident-user");
+    let before = fake.inquiries().len();
+    fake.start_incident(Endpoint::Create, 500, 4);
+    for n in 1..=4 {
+        let r = api.post_with_key("/inquiries", Some(&body), &format!("key-{n}")).await.expect("answered");
+        assert_eq!(r.status, 500);
+    }
+    // The incident is over; its keys keep replaying it, the next key is served.
+    for n in 1..=4 {
+        let r = api.post_with_key("/inquiries", Some(&body), &format!("key-{n}")).await.expect("answered");
+        assert_eq!(r.status, 500, "key-{n} replays its stored 500");
+    }
+    let r = api.post_with_key("/inquiries", Some(&body), "key-5").await.expect("answered");
+    assert_eq!(r.status, 201);
+    assert_eq!(fake.inquiries().len(), before + 1, "exactly one new inquiry");
+    let stored = fake.stored_answers();
+    assert_eq!(stored.iter().filter(|(_, s)| *s == 500).count(), 4);
+    assert!(stored.contains(&("key-5".to_owned(), 201)));
+    assert_eq!(fake.requests().iter().filter(|r| r.replayed).count(), 4);
+    fake.assert_no_violations();
+}
+
+#[test]
+fn spec_versions_parse_and_resolve_to_the_vendored_files() {
+    assert_eq!("2023-01-05".parse::<SpecVersion>(), Ok(SpecVersion::V2023_01_05));
+    assert_eq!(SpecVersion::default().as_str(), "2025-12-08");
+    assert!("2024-01-01".parse::<SpecVersion>().is_err());
+    for version in SpecVersion::ALL {
+        assert!(version.vendored_path().is_file(), "{}", version.vendored_path().display());
+        let checker = ContractChecker::for_version(version).expect("loads");
+        assert_eq!(checker.spec().version(), Some(version));
+    }
+}
+
+#[test]
+fn standalone_binary_serves_the_2023_spec_when_asked() {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fake-persona"))
+        .args(["--port", "0", "--seed", "--spec-version", "2023-01-05", "--lax-filters"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("spawn fake-persona");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = Vec::new();
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        let last = line.starts_with("response contract check");
+        lines.push(line);
+        if last {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(lines.iter().any(|l| l.starts_with("persona spec 2023-01-05")), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.contains("inq_DemoAccountOnly0001") && l.contains("reference-id null")),
+        "{lines:#?}"
+    );
 }

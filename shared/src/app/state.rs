@@ -1,5 +1,7 @@
 //! Cold-start state: configuration, the API key and one HTTP client, built once per Lambda container.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use thiserror::Error;
 
 use crate::ops::config::{Config, ConfigError};
@@ -21,9 +23,16 @@ pub enum StartupError {
 pub struct AppState {
     pub config: Config,
     pub persona: PersonaClient,
+    /// True until the first invocation of this container took it (the `ColdStart` metric).
+    cold: AtomicBool,
 }
 
 impl AppState {
+    /// Whether this is the container's first invocation; later calls answer false.
+    pub fn take_cold_start(&self) -> bool {
+        self.cold.swap(false, Ordering::Relaxed)
+    }
+
     /// Everything expensive, once: configuration, the secret, the HTTP client.
     pub async fn from_env() -> Result<Self, StartupError> {
         Self::from_config(Config::from_env()?).await
@@ -43,7 +52,7 @@ impl AppState {
             predial.dial(&http, &config.persona_api_base_url, DIAL_BUDGET).await;
             Ok::<_, StartupError>(http)
         };
-        let (keys, http) = tokio::join!(KeyStore::load(&config.api_key_source, None), connect);
+        let (keys, http) = tokio::join!(KeyStore::load(&config.api_key_source), connect);
         // A bad secret is reported first, as before the overlap.
         let keys = keys?;
         let persona = PersonaClient::with_http(
@@ -54,13 +63,13 @@ impl AppState {
             RetryPolicy::default(),
         )
         .map_err(StartupError::Client)?;
-        Ok(Self { config, persona })
+        Ok(Self { config, persona, cold: AtomicBool::new(true) })
     }
 
     /// For tests and callers that bring their own key store or retry policy.
     pub fn with_keys(config: Config, keys: KeyStore, retry: RetryPolicy) -> Result<Self, StartupError> {
         let persona = PersonaClient::new(&config.persona_api_base_url, &config.persona_version, keys, retry)
             .map_err(StartupError::Client)?;
-        Ok(Self { config, persona })
+        Ok(Self { config, persona, cold: AtomicBool::new(true) })
     }
 }

@@ -9,6 +9,7 @@ pub mod model;
 pub mod operation;
 pub mod preconnect;
 pub mod retry;
+mod transport;
 
 pub use client::{ListFilter, PersonaClient};
 pub use error::UpstreamError;

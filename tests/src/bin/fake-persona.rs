@@ -2,19 +2,23 @@
 //!
 //! ```text
 //! fake-persona [--port N] [--seed] [--api-key KEY]... [--rate-limit LIMIT/WINDOW_MS]
-//!              [--hide-templates] [--resume-created-conflict] [--spec PATH] [--no-contract-check]
+//!              [--hide-templates] [--resume-created-conflict] [--lax-filters] [--loose-reference-ids]
+//!              [--spec PATH | --spec-version 2025-12-08|2023-01-05] [--no-contract-check]
 //! ```
 //! Environment (flags win): `FAKE_PERSONA_PORT`, `FAKE_PERSONA_SEED=1`, `FAKE_PERSONA_API_KEYS=k1,k2`,
-//! `FAKE_PERSONA_RATE_LIMIT=300/60000`, `PERSONA_OPENAPI_SPEC`.
+//! `FAKE_PERSONA_RATE_LIMIT=300/60000`, `PERSONA_OPENAPI_SPEC` (a spec file), `FAKE_PERSONA_SPEC_VERSION`
+//! (a vendored spec; default 2025-12-08). Its documents start from that spec's examples and its answers
+//! are checked against that spec's schemas.
 //! The first stdout line is `listening on http://127.0.0.1:PORT`. Stops on Ctrl-C or SIGTERM.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use integration_tests::fake_persona::{FakeConfig, FakePersona, RateLimitSettings, DEFAULT_API_KEY};
+use integration_tests::fake_persona::{FakeConfig, FakePersona, RateLimitSettings, SpecVersion, DEFAULT_API_KEY};
 
 const USAGE: &str = "usage: fake-persona [--port N] [--seed] [--api-key KEY]... [--rate-limit LIMIT/WINDOW_MS] \
-[--hide-templates] [--resume-created-conflict] [--spec PATH] [--no-contract-check]";
+[--hide-templates] [--resume-created-conflict] [--lax-filters] [--loose-reference-ids] \
+[--spec PATH | --spec-version 2025-12-08|2023-01-05] [--no-contract-check]";
 
 fn parse_rate_limit(text: &str) -> Result<RateLimitSettings, String> {
     let (limit, window) =
@@ -65,6 +69,9 @@ fn config_from_args() -> Result<FakeConfig, String> {
             "--hide-templates" => config.settings.hide_templates = true,
             "--resume-created-conflict" => config.settings.resume_created_conflict = true,
             "--spec" => config.spec_path = Some(PathBuf::from(value("--spec")?)),
+            "--spec-version" => config.spec_version = Some(value("--spec-version")?.parse::<SpecVersion>()?),
+            "--lax-filters" => config.settings.lax_filters = true,
+            "--loose-reference-ids" => config.settings.loose_reference_ids = true,
             "--no-contract-check" => config.contract_check = false,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
@@ -115,7 +122,15 @@ fn main() -> ExitCode {
         ] {
             println!("demo inquiry {label}: {} reference-id {}", i.id, i.reference_id);
         }
+        let a = &seed.account_only;
+        println!(
+            "demo inquiry pending (account-only user): {} reference-id null, account {} reference-id {}",
+            a.id,
+            a.account_id.as_deref().unwrap_or("-"),
+            a.reference_id
+        );
     }
+    println!("persona spec {} ({})", fake.spec_version().map_or("unknown", |v| v.as_str()), fake.spec_path().display());
     match fake.contract() {
         Some(c) => {
             let started = std::time::Instant::now();

@@ -16,15 +16,13 @@ use serde_json::Value;
 
 use super::model::Endpoint;
 
-/// Environment variable overriding the location of `openapi-bundled.json`.
-pub const SPEC_ENV: &str = "PERSONA_OPENAPI_SPEC";
+pub use super::spec::SPEC_ENV;
+use super::spec::{resolve_spec_path, Spec, SpecVersion};
 
-/// The vendored `persona-openapi/2025-12-08/openapi-bundled.json`, unless [`SPEC_ENV`] says otherwise.
+/// The spec a default fake serves: [`SPEC_ENV`], else the vendored file of `FAKE_PERSONA_SPEC_VERSION`, else
+/// the vendored `persona-openapi/2025-12-08/openapi-bundled.json`.
 pub fn default_spec_path() -> PathBuf {
-    match std::env::var_os(SPEC_ENV) {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => crate::paths::persona_spec("2025-12-08"),
-    }
+    resolve_spec_path(None, None).unwrap_or_else(|_| SpecVersion::default().vendored_path())
 }
 
 /// A response that broke the contract.
@@ -41,14 +39,13 @@ pub struct ContractViolation {
 
 /// Validates documents against the spec's response schemas.
 pub struct ContractChecker {
-    spec: Value,
-    source: PathBuf,
+    spec: Arc<Spec>,
     validators: Mutex<HashMap<(Endpoint, u16), Arc<Validator>>>,
 }
 
 impl std::fmt::Debug for ContractChecker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ContractChecker").field("source", &self.source).finish_non_exhaustive()
+        f.debug_struct("ContractChecker").field("source", &self.spec.source).finish_non_exhaustive()
     }
 }
 
@@ -70,26 +67,67 @@ pub(crate) fn pointer_fragment(pointer: &str) -> String {
     out
 }
 
-impl ContractChecker {
-    /// Loads and parses the spec file.
-    pub fn load(path: &Path) -> Result<ContractChecker, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the Persona OpenAPI spec at {}: {e} (set {SPEC_ENV})", path.display()))?;
-        let spec: Value = serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", path.display()))?;
-        if spec.get("openapi").and_then(Value::as_str).is_none_or(|v| !v.starts_with("3.1")) {
-            return Err(format!("{} is not an OpenAPI 3.1 document", path.display()));
+/// The parts of the spec a response schema can reach: schemas (and headers) live under `components`.
+const REACHABLE_COMPONENTS: &[&str] = &["schemas", "headers", "parameters", "responses"];
+
+/// A root schema that is the response schema at `pointer`, beside the spec's reachable `components` so
+/// that every internal `#/components/...` reference resolves. Leaving out `paths`, `webhooks` and the
+/// examples keeps each compiled validator a quarter of the spec's size.
+fn validation_root(spec: &Value, pointer: &str) -> Value {
+    let mut components = serde_json::Map::new();
+    for name in REACHABLE_COMPONENTS {
+        if let Some(part) = spec.pointer(&format!("/components/{name}")) {
+            components.insert((*name).to_owned(), part.clone());
         }
-        Ok(ContractChecker { spec, source: path.to_owned(), validators: Mutex::new(HashMap::new()) })
+    }
+    let response = spec.pointer(pointer).cloned().unwrap_or(Value::Bool(false));
+    serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "components": components,
+        "$defs": {"response": response},
+        "$ref": "#/$defs/response",
+    })
+}
+
+impl ContractChecker {
+    /// A checker over the (process-wide cached) spec file at `path`, with its own validator cache.
+    pub fn load(path: &Path) -> Result<ContractChecker, String> {
+        Ok(ContractChecker::over(Spec::cached(path)?))
+    }
+
+    /// A checker over a parsed spec.
+    pub fn over(spec: Arc<Spec>) -> ContractChecker {
+        ContractChecker { spec, validators: Mutex::new(HashMap::new()) }
+    }
+
+    /// The process-wide checker for the file at `path` (validators compiled once per process and path).
+    pub fn cached(path: &Path) -> Result<Arc<ContractChecker>, String> {
+        static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<ContractChecker>>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+        if let Some(checker) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(path) {
+            return Ok(Arc::clone(checker));
+        }
+        let checker = Arc::new(ContractChecker::load(path)?);
+        let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(Arc::clone(cache.entry(path.to_owned()).or_insert(checker)))
     }
 
     /// The process-wide checker for [`default_spec_path`], loaded on first use.
     pub fn shared() -> Result<Arc<ContractChecker>, String> {
-        static SHARED: OnceLock<Result<Arc<ContractChecker>, String>> = OnceLock::new();
-        SHARED.get_or_init(|| ContractChecker::load(&default_spec_path()).map(Arc::new)).clone()
+        ContractChecker::cached(&default_spec_path())
+    }
+
+    /// The process-wide checker for the vendored file of one API version.
+    pub fn for_version(version: SpecVersion) -> Result<Arc<ContractChecker>, String> {
+        ContractChecker::cached(&version.vendored_path())
     }
 
     pub fn source(&self) -> &Path {
-        &self.source
+        &self.spec.source
+    }
+
+    pub fn spec(&self) -> &Arc<Spec> {
+        &self.spec
     }
 
     /// JSON pointer (into the spec) of the response schema for `operation` answering `status`, following
@@ -97,7 +135,8 @@ impl ContractChecker {
     pub fn response_schema_pointer(&self, operation: Endpoint, status: u16) -> Option<String> {
         let (path, method) = operation.spec_path_and_method();
         let responses_ptr = format!("/paths/{}/{method}/responses", escape_pointer(path));
-        let responses = self.spec.pointer(&responses_ptr)?;
+        let spec = &self.spec.document;
+        let responses = spec.pointer(&responses_ptr)?;
         let status_key = status.to_string();
         let (mut ptr, mut response) = if let Some(r) = responses.get(&status_key) {
             (format!("{responses_ptr}/{status_key}"), r)
@@ -112,10 +151,10 @@ impl ContractChecker {
             };
             let target = target.strip_prefix('#')?;
             ptr = target.to_owned();
-            response = self.spec.pointer(target)?;
+            response = spec.pointer(target)?;
         }
         let schema_ptr = format!("{ptr}/content/application~1json/schema");
-        self.spec.pointer(&schema_ptr).map(|_| schema_ptr)
+        spec.pointer(&schema_ptr).map(|_| schema_ptr)
     }
 
     fn validator(&self, operation: Endpoint, status: u16) -> Result<Arc<Validator>, String> {
@@ -130,11 +169,7 @@ impl ContractChecker {
                 operation.spec_path_and_method().0
             )
         })?;
-        let mut root = self.spec.clone();
-        if let Value::Object(map) = &mut root {
-            map.insert("$schema".into(), Value::String("https://json-schema.org/draft/2020-12/schema".into()));
-            map.insert("$ref".into(), Value::String(format!("#{}", pointer_fragment(&pointer))));
-        }
+        let root = validation_root(&self.spec.document, &pointer);
         let validator = jsonschema::options()
             .with_draft(Draft::Draft202012)
             .should_validate_formats(true)

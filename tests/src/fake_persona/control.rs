@@ -1,5 +1,21 @@
 //! The control API under `/_control/` (JSON, no auth): what the in-process handle's methods do, for the
 //! standalone binary and out-of-process tests. Control requests are not recorded in the request log.
+//!
+//! | route | does |
+//! |---|---|
+//! | `GET /health` | `{"ok": true}` |
+//! | `POST /reset` `{"seed_demo": bool}` | back to a fresh fake (optionally with the demo data) |
+//! | `POST /seed` | plants the demo data, answers its ids |
+//! | `GET/POST /templates`, `GET /templates/{id}`, `POST /templates/{id}/versions` `{"id"?}` | templates |
+//! | `GET /inquiries[?reference_id=]`, `POST /inquiries` (a `SeedInquiry`), `GET /inquiries/{id}` | inquiries |
+//! | `POST /inquiries/{id}/status` `{"status"}`, `…/redact`, `…/use-sessions` | transitions |
+//! | `GET /accounts`, `POST /accounts` (a `SeedAccount`), `GET /accounts/{id}` | accounts |
+//! | `GET /personal-fields` | `{"served": N}`: answers that carried an account's personal data |
+//! | `GET /idempotency` | `[{"key", "status"}]`: stored answers by key |
+//! | `GET /settings`, `PUT/PATCH /settings` (partial, e.g. `{"lax_filters": true}`) | switches |
+//! | `GET/POST/DELETE /faults` | fault queue (`{"endpoint": "create", "kind": "status", "status": 500, "count": 4}`) |
+//! | `GET /requests[?since=SEQ]`, `DELETE /requests` | request log |
+//! | `GET/DELETE /violations` | contract violations |
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
@@ -7,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::faults::Fault;
-use super::model::{Inquiry, ModelError, NewTemplate, SeedInquiry, Store};
+use super::model::{Inquiry, ModelError, NewTemplate, SeedAccount, SeedInquiry, Store};
 use super::seed::seed_demo;
 use super::server::{json_response, Body};
 use super::state::Shared;
@@ -167,6 +183,29 @@ fn respond(shared: &Shared, method: &Method, path: &str, query: Option<&str>, bo
             };
             let inquiry = result.map_err(|e| model_error(&e))?;
             ok(200, &inquiry_view(&state.store, &inquiry))
+        }
+        (&Method::GET, ["accounts"]) => {
+            let all: Vec<_> = state.store.accounts_newest_first().into_iter().cloned().collect();
+            ok(200, &json!(all))
+        }
+        (&Method::POST, ["accounts"]) => {
+            let seed: SeedAccount = parse(body)?;
+            let account = state.store.seed_account(seed).map_err(|e| model_error(&e))?;
+            ok(201, &json!(account))
+        }
+        (&Method::GET, ["accounts", id]) => match state.store.accounts.get(*id) {
+            Some(a) => ok(200, &json!(a)),
+            None => error(404, &format!("account {id} not found")),
+        },
+        (&Method::GET, ["personal-fields"]) => ok(200, &json!({"served": state.personal_fields_served})),
+        (&Method::GET, ["idempotency"]) => {
+            let keys: Vec<Value> = state
+                .idempotency
+                .statuses()
+                .into_iter()
+                .map(|(key, status)| json!({"key": key, "status": status}))
+                .collect();
+            ok(200, &json!(keys))
         }
         (&Method::GET, ["settings"]) => ok(200, &json!(state.settings)),
         (&Method::PUT | &Method::PATCH, ["settings"]) => {

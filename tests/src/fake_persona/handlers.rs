@@ -6,10 +6,14 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 use url::form_urlencoded;
 
-use super::documents::{apply_sparse_fieldsets, error_doc, inquiry_resource, template_resource, unprocessable_doc};
+use super::documents::{
+    account_resource_from, apply_sparse_fieldsets, error_doc, inquiry_resource_from, template_resource_from,
+    unprocessable_doc,
+};
+use super::examples::Examples;
 use super::model::{
-    fields_to_response_form, is_open_status, new_session, Endpoint, Inquiry, SessionKind, Settings, Store,
-    SESSION_TTL_MS,
+    fields_to_response_form, is_open_status, new_session, reference_matches, Account, Endpoint, Inquiry, SessionKind,
+    Settings, Store, SESSION_TTL_MS,
 };
 use super::util::{now_ms, parse_iso8601, Millis, DAY_MS};
 
@@ -48,20 +52,33 @@ impl Answer {
     }
 }
 
+/// What a handler works with: the data, the switches, and the spec's examples its documents start from.
+pub struct Context<'a> {
+    pub store: &'a mut Store,
+    pub settings: &'a Settings,
+    pub examples: &'a Examples,
+}
+
 /// Handles one request against the state.
-pub fn handle(store: &mut Store, settings: &Settings, req: &ApiRequest<'_>) -> Answer {
+pub fn handle(store: &mut Store, settings: &Settings, examples: &Examples, req: &ApiRequest<'_>) -> Answer {
+    let mut cx = Context { store, settings, examples };
     let result = match req.endpoint {
-        Endpoint::List => list(store, req),
-        Endpoint::Create => create(store, settings, req),
+        Endpoint::List => list(&cx, req),
+        Endpoint::Create => create(&mut cx, req),
+        Endpoint::AccountList => list_accounts(&cx, req),
+        Endpoint::AccountGet => match req.inquiry_id {
+            Some(id) => get_account(&cx, req, id),
+            None => Err(Answer::not_found()),
+        },
         Endpoint::Get | Endpoint::Resume | Endpoint::Link | Endpoint::Expire => {
             let Some(id) = req.inquiry_id else {
                 return Answer::not_found();
             };
             match req.endpoint {
-                Endpoint::Get => get(store, settings, req, id),
-                Endpoint::Resume => resume(store, settings, req, id),
-                Endpoint::Link => link(store, settings, req, id),
-                _ => expire(store, settings, req, id),
+                Endpoint::Get => get(&cx, req, id),
+                Endpoint::Resume => resume(&mut cx, req, id),
+                Endpoint::Link => link(&mut cx, req, id),
+                _ => expire(&mut cx, req, id),
             }
         }
     };
@@ -103,11 +120,16 @@ fn bracketed<'k>(key: &'k str, name: &str) -> Option<&'k str> {
 }
 
 fn serialization(query: &[(String, String)]) -> Result<Serialization, Answer> {
+    serialization_with(query, |path| INCLUDABLE.contains(&path))
+}
+
+/// `include` (each path checked by `includable`) and `fields[type]` of a request.
+fn serialization_with(query: &[(String, String)], includable: impl Fn(&str) -> bool) -> Result<Serialization, Answer> {
     let mut ser = Serialization::default();
     for (key, value) in query {
         if key == "include" {
             let include = split_list(value);
-            if let Some(bad) = include.iter().find(|i| !INCLUDABLE.contains(&i.as_str())) {
+            if let Some(bad) = include.iter().find(|i| !includable(i.as_str())) {
                 return Err(Answer::bad_request(&format!("include contains an invalid relationship path: {bad}")));
             }
             ser.include = Some(include);
@@ -120,30 +142,60 @@ fn serialization(query: &[(String, String)]) -> Result<Serialization, Answer> {
     Ok(ser)
 }
 
-/// `{"data": inquiry, "included": [...]}` (before any `meta`).
-fn inquiry_document(store: &Store, settings: &Settings, inquiry: &Inquiry, ser: &Serialization) -> Map<String, Value> {
-    let wants = |path: &str| ser.include.as_ref().is_none_or(|list| list.iter().any(|i| i == path));
-    let mut included = Vec::new();
-    if !settings.hide_templates {
-        if let Some(template) = inquiry.template_id.as_ref().and_then(|id| store.templates.get(id)) {
-            if wants("inquiry-template") {
-                included.push(template_resource(template));
-            }
+impl Serialization {
+    /// Whether `path` is to be included: asked for, or (no `include` parameter) one Persona includes by
+    /// default — everything but the account, which must be asked for explicitly.
+    fn wants(&self, path: &str) -> bool {
+        match &self.include {
+            Some(list) => list.iter().any(|i| i == path),
+            None => path != "account",
         }
-        if let Some(template) = inquiry.legacy_template_id.as_ref().and_then(|id| store.templates.get(id)) {
-            if wants("template") {
-                included.push(template_resource(template));
+    }
+}
+
+/// Puts `object` in place of the first included object of its type (the example's stand-in), or appends it.
+fn replace_or_push(included: &mut Vec<Value>, object: Value) {
+    let kind = object.get("type").cloned();
+    match included.iter_mut().find(|o| o.get("type") == kind.as_ref()) {
+        Some(slot) => *slot = object,
+        None => included.push(object),
+    }
+}
+
+/// `{"data": inquiry, "included": [...]}` (before any `meta`), built on the example of `endpoint`: its
+/// extra `included` objects stay; our template (and account, when asked) replace or join them.
+fn inquiry_document(
+    cx: &Context<'_>,
+    endpoint: Endpoint,
+    inquiry: &Inquiry,
+    ser: &Serialization,
+) -> Map<String, Value> {
+    let (store, examples) = (&*cx.store, cx.examples);
+    let mut included: Vec<Value> = examples.included(endpoint).to_vec();
+    if !cx.settings.hide_templates {
+        let dynamic = inquiry.template_id.as_ref().filter(|_| ser.wants("inquiry-template"));
+        let legacy = inquiry.legacy_template_id.as_ref().filter(|_| ser.wants("template"));
+        for id in dynamic.into_iter().chain(legacy) {
+            if let Some(template) = store.templates.get(id) {
+                replace_or_push(&mut included, template_resource_from(Some(examples), template));
             }
         }
     }
-    let mut data = inquiry_resource(inquiry);
+    if ser.wants("account") {
+        if let Some(account) = inquiry.account_id.as_ref().and_then(|id| store.accounts.get(id)) {
+            replace_or_push(&mut included, account_resource_from(examples.account(), account));
+        }
+    }
+    let mut data = inquiry_resource_from(examples.resource(endpoint), inquiry);
     apply_sparse_fieldsets(&mut data, &ser.fieldsets);
     for item in &mut included {
         apply_sparse_fieldsets(item, &ser.fieldsets);
     }
     let mut doc = Map::new();
     doc.insert("data".into(), data);
-    doc.insert("included".into(), Value::Array(included));
+    if examples.has_included(endpoint) || !included.is_empty() {
+        doc.insert("included".into(), Value::Array(included));
+    }
     doc
 }
 
@@ -156,10 +208,10 @@ fn no_body(body: &[u8]) -> Result<(), Answer> {
     }
 }
 
-fn get(store: &mut Store, settings: &Settings, req: &ApiRequest<'_>, id: &str) -> Handled {
+fn get(cx: &Context<'_>, req: &ApiRequest<'_>, id: &str) -> Handled {
     let ser = serialization(req.query)?;
-    let inquiry = store.inquiries.get(id).ok_or_else(Answer::not_found)?;
-    Ok(Answer::ok(Value::Object(inquiry_document(store, settings, inquiry, &ser))))
+    let inquiry = cx.store.inquiries.get(id).ok_or_else(Answer::not_found)?;
+    Ok(Answer::ok(Value::Object(inquiry_document(cx, Endpoint::Get, inquiry, &ser))))
 }
 
 // ---------------------------------------------------------------------------------------------- list
@@ -168,13 +220,16 @@ fn get(store: &mut Store, settings: &Settings, req: &ApiRequest<'_>, id: &str) -
 struct ListFilter {
     inquiry_ids: Option<Vec<String>>,
     account_ids: Option<Vec<String>>,
-    reference_id: Option<String>,
+    /// One value, or (loose reference ids) the comma-split values.
+    reference_ids: Option<Vec<String>>,
     template_ids: Option<Vec<String>>,
     legacy_template_ids: Option<Vec<String>>,
     statuses: Option<Vec<String>>,
     note: Option<String>,
     created_start: Option<Millis>,
     created_end: Option<Millis>,
+    /// Case-insensitive reference ids.
+    loose: bool,
 }
 
 impl ListFilter {
@@ -182,9 +237,12 @@ impl ListFilter {
         let in_list = |list: &Option<Vec<String>>, value: Option<&String>| {
             list.as_ref().is_none_or(|l| value.is_some_and(|v| l.contains(v)))
         };
+        let reference = |wanted: &Vec<String>| {
+            i.reference_id.as_deref().is_some_and(|r| wanted.iter().any(|w| reference_matches(r, w, self.loose)))
+        };
         in_list(&self.inquiry_ids, Some(&i.id))
             && in_list(&self.account_ids, i.account_id.as_ref())
-            && self.reference_id.as_ref().is_none_or(|r| i.reference_id.as_ref() == Some(r))
+            && self.reference_ids.as_ref().is_none_or(reference)
             && in_list(&self.template_ids, i.template_id.as_ref())
             && in_list(&self.legacy_template_ids, i.legacy_template_id.as_ref())
             && in_list(&self.statuses, Some(&i.status))
@@ -194,8 +252,8 @@ impl ListFilter {
     }
 }
 
-/// `/api/v1/inquiries?…` with the request's other parameters and a new cursor.
-fn page_link(query: &[(String, String)], cursor_key: &str, cursor: &str) -> String {
+/// `/api/v1/{collection}?…` with the request's other parameters and a new cursor.
+fn page_link(collection: &str, query: &[(String, String)], cursor_key: &str, cursor: &str) -> String {
     let mut ser = form_urlencoded::Serializer::new(String::new());
     for (k, v) in query {
         if k != "page[after]" && k != "page[before]" {
@@ -203,14 +261,86 @@ fn page_link(query: &[(String, String)], cursor_key: &str, cursor: &str) -> Stri
         }
     }
     ser.append_pair(cursor_key, cursor);
-    format!("/api/v1/inquiries?{}", ser.finish())
+    format!("/api/v1/{collection}?{}", ser.finish())
 }
 
-fn list(store: &Store, req: &ApiRequest<'_>) -> Handled {
-    let mut filter = ListFilter::default();
-    let mut size: usize = 10;
-    let mut after: Option<&str> = None;
-    let mut before: Option<&str> = None;
+/// `page[size]`, `page[after]`, `page[before]` of a list request.
+#[derive(Clone, Copy)]
+struct Paging<'q> {
+    size: usize,
+    after: Option<&'q str>,
+    before: Option<&'q str>,
+}
+
+impl<'q> Paging<'q> {
+    /// Reads one `page[name]` parameter.
+    fn read(&mut self, name: &str, value: &'q str) -> Result<(), Answer> {
+        match name {
+            "size" => {
+                self.size = value
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=100).contains(n))
+                    .ok_or_else(|| Answer::bad_request("page[size] must be an integer from 1 to 100"))?;
+            }
+            "after" => self.after = Some(value),
+            "before" => self.before = Some(value),
+            other => return Err(Answer::bad_request(&format!("page[{other}] is not a supported parameter"))),
+        }
+        Ok(())
+    }
+
+    /// One page of `ordered` (newest first) among the items `keep` selects, with its `links`.
+    fn page<'s, T>(
+        self,
+        collection: &str,
+        query: &[(String, String)],
+        ordered: &[&'s T],
+        id: impl Fn(&T) -> &str,
+        keep: impl Fn(&T) -> bool,
+    ) -> Result<(Vec<&'s T>, Value), Answer> {
+        if self.after.is_some() && self.before.is_some() {
+            return Err(Answer::bad_request("page[after] and page[before] cannot be combined"));
+        }
+        let position = |cursor: &str| {
+            ordered
+                .iter()
+                .position(|i| id(i) == cursor)
+                .ok_or_else(|| Answer::bad_request(&format!("{cursor} is not a valid page cursor")))
+        };
+        let matching: Vec<(usize, &'s T)> =
+            ordered.iter().enumerate().filter(|(_, i)| keep(i)).map(|(n, i)| (n, *i)).collect();
+        let page: Vec<(usize, &'s T)> = if let Some(cursor) = self.after {
+            let at = position(cursor)?;
+            matching.iter().filter(|(n, _)| *n > at).take(self.size).copied().collect()
+        } else if let Some(cursor) = self.before {
+            let at = position(cursor)?;
+            let newer: Vec<(usize, &T)> = matching.iter().filter(|(n, _)| *n < at).copied().collect();
+            newer[newer.len().saturating_sub(self.size)..].to_vec()
+        } else {
+            matching.iter().take(self.size).copied().collect()
+        };
+        let next = page.last().and_then(|(last_pos, last)| {
+            matching.iter().any(|(n, _)| n > last_pos).then(|| page_link(collection, query, "page[after]", id(last)))
+        });
+        let prev = page.first().and_then(|(first_pos, first)| {
+            matching.iter().any(|(n, _)| n < first_pos).then(|| page_link(collection, query, "page[before]", id(first)))
+        });
+        Ok((page.into_iter().map(|(_, i)| i).collect(), json!({"prev": prev, "next": next})))
+    }
+}
+
+impl Default for Paging<'_> {
+    fn default() -> Self {
+        Paging { size: 10, after: None, before: None }
+    }
+}
+
+fn list(cx: &Context<'_>, req: &ApiRequest<'_>) -> Handled {
+    let loose = cx.settings.loose_reference_ids;
+    let mut filter = ListFilter { loose, ..ListFilter::default() };
+    let mut paging = Paging::default();
     for (key, value) in req.query {
         if key == "include" {
             return Err(Answer::bad_request("include is not supported on list endpoints"));
@@ -219,7 +349,8 @@ fn list(store: &Store, req: &ApiRequest<'_>) -> Handled {
             match name {
                 "inquiry-id" => filter.inquiry_ids = Some(split_list(value)),
                 "account-id" => filter.account_ids = Some(split_list(value)),
-                "reference-id" => filter.reference_id = Some(value.clone()),
+                "reference-id" if loose => filter.reference_ids = Some(split_list(value)),
+                "reference-id" => filter.reference_ids = Some(vec![value.clone()]),
                 "inquiry-template-id" => filter.template_ids = Some(split_list(value)),
                 "template-id" => filter.legacy_template_ids = Some(split_list(value)),
                 "status" => filter.statuses = Some(split_list(value)),
@@ -236,19 +367,7 @@ fn list(store: &Store, req: &ApiRequest<'_>) -> Handled {
                 other => return Err(Answer::bad_request(&format!("filter[{other}] is not a supported filter"))),
             }
         } else if let Some(name) = bracketed(key, "page") {
-            match name {
-                "size" => {
-                    size = value
-                        .trim()
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|n| (1..=100).contains(n))
-                        .ok_or_else(|| Answer::bad_request("page[size] must be an integer from 1 to 100"))?;
-                }
-                "after" => after = Some(value.as_str()),
-                "before" => before = Some(value.as_str()),
-                other => return Err(Answer::bad_request(&format!("page[{other}] is not a supported parameter"))),
-            }
+            paging.read(name, value)?;
         } else if key == "filter" || key == "page" {
             return Err(Answer::bad_request(&format!("{key} must be given as {key}[name]=value")));
         }
@@ -256,51 +375,74 @@ fn list(store: &Store, req: &ApiRequest<'_>) -> Handled {
     if filter.note.is_some()
         && (filter.inquiry_ids.is_some()
             || filter.account_ids.is_some()
-            || filter.reference_id.is_some()
+            || filter.reference_ids.is_some()
             || filter.template_ids.is_some()
             || filter.legacy_template_ids.is_some()
             || filter.statuses.is_some())
     {
         return Err(Answer::bad_request("filter[note] must be the only filter"));
     }
-    if after.is_some() && before.is_some() {
-        return Err(Answer::bad_request("page[after] and page[before] cannot be combined"));
-    }
     let ser = serialization(req.query)?;
-    let ordered = store.newest_first();
-    let position = |cursor: &str| {
-        ordered
-            .iter()
-            .position(|i| i.id == cursor)
-            .ok_or_else(|| Answer::bad_request(&format!("{cursor} is not a valid page cursor")))
-    };
-    let matching: Vec<(usize, &Inquiry)> =
-        ordered.iter().enumerate().filter(|(_, i)| filter.matches(i)).map(|(n, i)| (n, *i)).collect();
-    let page: Vec<(usize, &Inquiry)> = if let Some(cursor) = after {
-        let at = position(cursor)?;
-        matching.iter().filter(|(n, _)| *n > at).take(size).copied().collect()
-    } else if let Some(cursor) = before {
-        let at = position(cursor)?;
-        let newer: Vec<(usize, &Inquiry)> = matching.iter().filter(|(n, _)| *n < at).copied().collect();
-        newer[newer.len().saturating_sub(size)..].to_vec()
-    } else {
-        matching.iter().take(size).copied().collect()
-    };
-    let next = page.last().and_then(|(last_pos, last)| {
-        matching.iter().any(|(n, _)| n > last_pos).then(|| page_link(req.query, "page[after]", &last.id))
-    });
-    let prev = page.first().and_then(|(first_pos, first)| {
-        (matching.iter().any(|(n, _)| n < first_pos)).then(|| page_link(req.query, "page[before]", &first.id))
-    });
+    let ordered = cx.store.newest_first();
+    let lax = cx.settings.lax_filters;
+    let (page, links) =
+        paging.page("inquiries", req.query, &ordered, |i| i.id.as_str(), |i| lax || filter.matches(i))?;
+    let example = cx.examples.resource(Endpoint::List);
     let data: Vec<Value> = page
         .iter()
-        .map(|(_, i)| {
-            let mut resource = inquiry_resource(i);
+        .map(|i| {
+            let mut resource = inquiry_resource_from(example, i);
             apply_sparse_fieldsets(&mut resource, &ser.fieldsets);
             resource
         })
         .collect();
-    Ok(Answer::ok(json!({"data": data, "links": {"prev": prev, "next": next}})))
+    Ok(Answer::ok(json!({"data": data, "links": links})))
+}
+
+// ------------------------------------------------------------------------------------------ accounts
+
+/// An account document's `data` (or list item), built on the operation's example, sparse fields applied.
+fn account_object(cx: &Context<'_>, endpoint: Endpoint, account: &Account, ser: &Serialization) -> Value {
+    let mut resource = account_resource_from(cx.examples.resource(endpoint), account);
+    apply_sparse_fieldsets(&mut resource, &ser.fieldsets);
+    resource
+}
+
+/// `GET /accounts`: `filter[reference-id]` is a comma-separated list (any of them, exact match; loose:
+/// case-insensitive), newest first, paginated like the inquiry list.
+fn list_accounts(cx: &Context<'_>, req: &ApiRequest<'_>) -> Handled {
+    let mut references: Option<Vec<String>> = None;
+    let mut paging = Paging::default();
+    for (key, value) in req.query {
+        if key == "include" {
+            return Err(Answer::bad_request("include is not supported on list endpoints"));
+        }
+        if let Some(name) = bracketed(key, "filter") {
+            match name {
+                "reference-id" => references = Some(split_list(value)),
+                other => return Err(Answer::bad_request(&format!("filter[{other}] is not a supported filter"))),
+            }
+        } else if let Some(name) = bracketed(key, "page") {
+            paging.read(name, value)?;
+        } else if key == "filter" || key == "page" {
+            return Err(Answer::bad_request(&format!("{key} must be given as {key}[name]=value")));
+        }
+    }
+    let ser = serialization(req.query)?;
+    let (lax, loose) = (cx.settings.lax_filters, cx.settings.loose_reference_ids);
+    let keep =
+        |a: &Account| lax || references.as_ref().is_none_or(|wanted| wanted.iter().any(|w| a.has_reference(w, loose)));
+    let ordered = cx.store.accounts_newest_first();
+    let (page, links) = paging.page("accounts", req.query, &ordered, |a| a.id.as_str(), keep)?;
+    let data: Vec<Value> = page.iter().map(|a| account_object(cx, Endpoint::AccountList, a, &ser)).collect();
+    Ok(Answer::ok(json!({"data": data, "links": links})))
+}
+
+/// `GET /accounts/{id}`; `include` is accepted and adds nothing (the fake models no account relations).
+fn get_account(cx: &Context<'_>, req: &ApiRequest<'_>, id: &str) -> Handled {
+    let ser = serialization_with(req.query, |_| true)?;
+    let account = cx.store.accounts.get(id).ok_or_else(Answer::not_found)?;
+    Ok(Answer::ok(json!({"data": account_object(cx, Endpoint::AccountGet, account, &ser)})))
 }
 
 // -------------------------------------------------------------------------------------------- create
@@ -359,7 +501,8 @@ const STRING_FIELDS: &[&str] = &[
     "address-country-code",
 ];
 
-fn create(store: &mut Store, settings: &Settings, req: &ApiRequest<'_>) -> Handled {
+fn create(cx: &mut Context<'_>, req: &ApiRequest<'_>) -> Handled {
+    let settings = cx.settings;
     let ser = serialization(req.query)?;
     if req.body.iter().all(u8::is_ascii_whitespace) {
         return Err(Answer::bad_request("data is missing"));
@@ -451,7 +594,7 @@ fn create(store: &mut Store, settings: &Settings, req: &ApiRequest<'_>) -> Handl
     let (template, version) = match given[0] {
         "inquiry-template-id" => {
             let id = string("inquiry-template-id").unwrap_or_default();
-            let template = store.templates.get(&id).filter(|t| !t.legacy).ok_or_else(|| Answer {
+            let template = cx.store.templates.get(&id).filter(|t| !t.legacy).ok_or_else(|| Answer {
                 status: 404,
                 body: error_doc("Record not found", Some(&format!("inquiry template {id} was not found"))),
             })?;
@@ -465,15 +608,19 @@ fn create(store: &mut Store, settings: &Settings, req: &ApiRequest<'_>) -> Handl
         }
         "inquiry-template-version-id" => {
             let version = string("inquiry-template-version-id").unwrap_or_default();
-            let template = store.versions.get(&version).and_then(|t| store.templates.get(t)).ok_or_else(|| Answer {
-                status: 404,
-                body: error_doc("Record not found", Some(&format!("inquiry template version {version} was not found"))),
-            })?;
+            let template =
+                cx.store.versions.get(&version).and_then(|t| cx.store.templates.get(t)).ok_or_else(|| Answer {
+                    status: 404,
+                    body: error_doc(
+                        "Record not found",
+                        Some(&format!("inquiry template version {version} was not found")),
+                    ),
+                })?;
             (template.clone(), Some(version))
         }
         _ => {
             let id = string("template-id").unwrap_or_default();
-            let template = store.templates.get(&id).filter(|t| t.legacy).ok_or_else(|| Answer {
+            let template = cx.store.templates.get(&id).filter(|t| t.legacy).ok_or_else(|| Answer {
                 status: 404,
                 body: error_doc("Record not found", Some(&format!("template {id} was not found"))),
             })?;
@@ -482,9 +629,30 @@ fn create(store: &mut Store, settings: &Settings, req: &ApiRequest<'_>) -> Handl
     };
 
     let now = now_ms();
-    let mut inquiry = store.new_inquiry(&template, version, now);
+    let account_id = match string("account-id") {
+        Some(id) if !cx.store.accounts.contains_key(&id) => {
+            return Err(Answer {
+                status: 404,
+                body: error_doc("Record not found", Some(&format!("account {id} was not found"))),
+            })
+        }
+        Some(id) => Some(id),
+        None => {
+            // The meta field decides the account when given; the deprecated attribute otherwise.
+            let auto_create = meta.get("auto-create-account").and_then(Value::as_bool).unwrap_or(true);
+            let reference = meta
+                .get("auto-create-account-reference-id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .or_else(|| string("reference-id"))
+                .filter(|r| !r.is_empty());
+            reference.and_then(|r| cx.store.join_account_if(&r, auto_create, now))
+        }
+    };
+    let mut inquiry = cx.store.new_inquiry(&template, version, now);
+    // Only the deprecated attribute fills the inquiry's own reference id; the meta field leaves it null.
     inquiry.reference_id = string("reference-id");
-    inquiry.account_id = string("account-id");
+    inquiry.account_id = account_id;
     inquiry.redirect_uri = string("redirect-uri");
     inquiry.note = string("note");
     if let Some(creator) = string("creator-email-address") {
@@ -511,12 +679,12 @@ fn create(store: &mut Store, settings: &Settings, req: &ApiRequest<'_>) -> Handl
         link_short = json!(session.one_time_link_short);
         inquiry.sessions.push(session);
     }
-    let mut doc = inquiry_document(store, settings, &inquiry, &ser);
+    let mut doc = inquiry_document(cx, Endpoint::Create, &inquiry, &ser);
     doc.insert(
         "meta".into(),
         json!({"session-token": session_token, "one-time-link": link, "one-time-link-short": link_short}),
     );
-    store.insert(inquiry);
+    cx.store.insert(inquiry);
     Ok(Answer { status: 201, body: Value::Object(doc) })
 }
 
@@ -530,11 +698,12 @@ fn open_inquiry<'s>(store: &'s mut Store, id: &str) -> Result<&'s mut Inquiry, A
     Ok(inquiry)
 }
 
-fn resume(store: &mut Store, settings: &Settings, req: &ApiRequest<'_>, id: &str) -> Handled {
+fn resume(cx: &mut Context<'_>, req: &ApiRequest<'_>, id: &str) -> Handled {
     no_body(req.body)?;
     let ser = serialization(req.query)?;
     let now = now_ms();
-    let inquiry = open_inquiry(store, id)?;
+    let settings = cx.settings;
+    let inquiry = open_inquiry(cx.store, id)?;
     match inquiry.status.as_str() {
         "pending" => {}
         "expired" => {
@@ -557,12 +726,13 @@ fn resume(store: &mut Store, settings: &Settings, req: &ApiRequest<'_>, id: &str
         }
     };
     let inquiry = inquiry.clone();
-    let mut doc = inquiry_document(store, settings, &inquiry, &ser);
+    let mut doc = inquiry_document(cx, Endpoint::Resume, &inquiry, &ser);
     doc.insert("meta".into(), json!({"session-token": token}));
     Ok(Answer::ok(Value::Object(doc)))
 }
 
-fn link(store: &mut Store, settings: &Settings, req: &ApiRequest<'_>, id: &str) -> Handled {
+fn link(cx: &mut Context<'_>, req: &ApiRequest<'_>, id: &str) -> Handled {
+    let settings = cx.settings;
     let ser = serialization(req.query)?;
     let mut ttl = DAY_MS;
     if !req.body.iter().all(u8::is_ascii_whitespace) {
@@ -583,7 +753,7 @@ fn link(store: &mut Store, settings: &Settings, req: &ApiRequest<'_>, id: &str) 
         }
     }
     let now = now_ms();
-    let inquiry = open_inquiry(store, id)?;
+    let inquiry = open_inquiry(cx.store, id)?;
     match inquiry.status.as_str() {
         "created" | "pending" => {}
         "expired" => return Err(Answer::conflict("Cannot generate a one-time link for an expired inquiry")),
@@ -598,16 +768,16 @@ fn link(store: &mut Store, settings: &Settings, req: &ApiRequest<'_>, id: &str) 
     inquiry.sessions.push(session);
     inquiry.updated_at = now;
     let inquiry = inquiry.clone();
-    let mut doc = inquiry_document(store, settings, &inquiry, &ser);
+    let mut doc = inquiry_document(cx, Endpoint::Link, &inquiry, &ser);
     doc.insert("meta".into(), meta);
     Ok(Answer::ok(Value::Object(doc)))
 }
 
-fn expire(store: &mut Store, settings: &Settings, req: &ApiRequest<'_>, id: &str) -> Handled {
+fn expire(cx: &mut Context<'_>, req: &ApiRequest<'_>, id: &str) -> Handled {
     no_body(req.body)?;
     let ser = serialization(req.query)?;
     let now = now_ms();
-    let inquiry = open_inquiry(store, id)?;
+    let inquiry = open_inquiry(cx.store, id)?;
     if !is_open_status(&inquiry.status) {
         return Err(Answer::conflict(&format!("Inquiry with status {} cannot be expired", inquiry.status)));
     }
@@ -615,5 +785,5 @@ fn expire(store: &mut Store, settings: &Settings, req: &ApiRequest<'_>, id: &str
         inquiry.set_status("expired", now);
     }
     let inquiry = inquiry.clone();
-    Ok(Answer::ok(Value::Object(inquiry_document(store, settings, &inquiry, &ser))))
+    Ok(Answer::ok(Value::Object(inquiry_document(cx, Endpoint::Expire, &inquiry, &ser))))
 }

@@ -76,6 +76,13 @@ impl IdempotencyStore {
         self.entries.entry(key).or_insert((fingerprint, answer));
     }
 
+    /// Every stored key with the status of its answer, sorted by key.
+    pub fn statuses(&self) -> Vec<(String, u16)> {
+        let mut all: Vec<(String, u16)> = self.entries.iter().map(|(k, (_, a))| (k.clone(), a.status)).collect();
+        all.sort();
+        all
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -1,13 +1,33 @@
-//! A stateful fake of Persona's inquiry API, for local runs and tests.
+//! A stateful fake of Persona's inquiry and account API, for local runs and tests.
 //!
 //! It serves, at the root (and under `/api/v1`), `GET /inquiries/{id}`, `GET /inquiries`,
-//! `POST /inquiries`, `POST /inquiries/{id}/resume`, `POST /inquiries/{id}/generate-one-time-link` and
-//! `POST /inquiries/{id}/expire` with Persona's shapes and rules: bearer-key auth (401 without
-//! `Request-Id`), `Request-Id` and `RateLimit-*` headers, idempotency keys that replay the first answer
-//! (5xx included), a configurable rate limit, injected faults (statuses, delays, malformed bodies,
-//! dropped connections before or after the work), and a control API under `/_control/`.
-//! Every JSON document it answers (fault answers excepted) is checked against the response schema of
-//! Persona's OpenAPI file; violations are recorded ([`FakePersona::violations`]) and printed to stderr.
+//! `POST /inquiries`, `POST /inquiries/{id}/resume`, `POST /inquiries/{id}/generate-one-time-link`,
+//! `POST /inquiries/{id}/expire`, `GET /accounts` and `GET /accounts/{id}` with Persona's rules: bearer-key
+//! auth (401 without `Request-Id`), `Request-Id` and `RateLimit-*` headers, idempotency keys that replay the
+//! first answer (5xx included), a configurable rate limit, injected faults (statuses, delays, malformed
+//! bodies, dropped connections before or after the work), and a control API under `/_control/`
+//! (routes in `control.rs`).
+//!
+//! **Documented shapes.** It serves one of Persona's vendored OpenAPI files (`spec_version`/`spec_path`;
+//! `PERSONA_OPENAPI_SPEC` or `FAKE_PERSONA_SPEC_VERSION`; default 2025-12-08). Every document starts from
+//! that file's example for the operation (`examples.rs`, `documents.rs`): empty identifier objects
+//! (`"template": {"data": {}}`, `"reviewer": {"data": {}}`), the full attribute set, the example's other
+//! relationships and extra `included` objects, with the fake's state in what it models. Every JSON
+//! document it answers (fault answers excepted) is checked against that file's response schema;
+//! violations are recorded ([`FakePersona::violations`]) and printed to stderr.
+//!
+//! **Accounts, pessimistically** (docs/persona-api.md "Accounts"). An account (`act_…`) has a reference id
+//! and the user's personal data (by default the spec example's name, address, birthdate, identification
+//! numbers). `POST /inquiries`: `attributes.account-id` joins that account (404 if unknown) and wins;
+//! else `meta.auto-create-account-reference-id` joins (or creates) the account with that reference id;
+//! else the deprecated `attributes.reference-id` does. Only the attribute fills the inquiry's own
+//! `reference-id` — with the meta field alone it stays null; with both, the meta field picks the account
+//! and the attribute stays the inquiry's own. `meta.auto-create-account: false` joins only an existing
+//! account. `GET /accounts?filter[reference-id]=a,b` is a comma list (any, exact match); `include=account`
+//! (never by default) adds the account to `included`; `fields[account]=…` is honoured on every account
+//! object. [`FakePersona::personal_fields_served`] counts the answers that carried an account's personal
+//! data. Switches: `lax_filters` (lists ignore every filter), `loose_reference_ids` (case-insensitive,
+//! comma-splitting reference-id filters).
 //!
 //! ```no_run
 //! use integration_tests::fake_persona::{FakeConfig, FakePersona};
@@ -20,6 +40,7 @@
 pub mod contract;
 pub mod control;
 pub mod documents;
+pub mod examples;
 pub mod faults;
 pub mod handlers;
 pub mod idempotency;
@@ -28,6 +49,7 @@ pub mod rate_limit;
 pub mod request_log;
 pub mod seed;
 pub mod server;
+pub mod spec;
 pub mod state;
 pub mod util;
 
@@ -38,13 +60,15 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub use contract::{default_spec_path, ContractChecker, ContractViolation, SPEC_ENV};
+pub use examples::Examples;
 pub use faults::{Fault, FaultKind};
 pub use model::{
-    Endpoint, Inquiry, ModelError, NewTemplate, RateLimitSettings, SeedInquiry, Session, SessionKind, Settings,
-    Template, DEFAULT_API_KEY,
+    Account, Endpoint, Inquiry, ModelError, NewTemplate, RateLimitSettings, SeedAccount, SeedInquiry, Session,
+    SessionKind, Settings, Template, DEFAULT_API_KEY,
 };
 pub use request_log::RequestRecord;
 pub use seed::{DemoInquiry, DemoSeed};
+pub use spec::{SpecVersion, SPEC_VERSION_ENV};
 
 use state::Shared;
 
@@ -59,13 +83,24 @@ pub struct FakeConfig {
     pub seed_demo: bool,
     /// Validate every answered document against Persona's OpenAPI file (default true).
     pub contract_check: bool,
-    /// The OpenAPI file; default [`default_spec_path`] (`PERSONA_OPENAPI_SPEC` or the team folder).
+    /// The OpenAPI file its documents start from and its answers are checked against; wins over
+    /// `spec_version`. Default: [`default_spec_path`].
     pub spec_path: Option<PathBuf>,
+    /// The vendored spec of this Persona API version (`persona-openapi/<version>/`). Default: the
+    /// `PERSONA_OPENAPI_SPEC` file, else `FAKE_PERSONA_SPEC_VERSION`, else 2025-12-08.
+    pub spec_version: Option<SpecVersion>,
 }
 
 impl Default for FakeConfig {
     fn default() -> Self {
-        FakeConfig { port: 0, settings: Settings::default(), seed_demo: false, contract_check: true, spec_path: None }
+        FakeConfig {
+            port: 0,
+            settings: Settings::default(),
+            seed_demo: false,
+            contract_check: true,
+            spec_path: None,
+            spec_version: None,
+        }
     }
 }
 
@@ -74,6 +109,7 @@ impl Default for FakeConfig {
 #[derive(Debug)]
 pub struct FakePersona {
     addr: SocketAddr,
+    spec_path: PathBuf,
     shared: Arc<Shared>,
     shutdown: tokio::sync::watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
@@ -87,15 +123,10 @@ impl FakePersona {
 
     /// Starts a fake, or says why it could not.
     pub fn try_start(config: FakeConfig) -> Result<FakePersona, String> {
-        let contract = if config.contract_check {
-            Some(match &config.spec_path {
-                Some(path) => Arc::new(ContractChecker::load(path)?),
-                None => ContractChecker::shared()?,
-            })
-        } else {
-            None
-        };
-        let shared = Arc::new(Shared::new(config.settings, contract));
+        let spec_path = spec::resolve_spec_path(config.spec_path.as_deref(), config.spec_version)?;
+        let examples = spec::examples_for(&spec_path)?;
+        let contract = if config.contract_check { Some(ContractChecker::cached(&spec_path)?) } else { None };
+        let shared = Arc::new(Shared::new(config.settings, contract, examples));
         if config.seed_demo {
             seed::seed_demo(&mut shared.lock().store).map_err(|e| e.to_string())?;
         }
@@ -123,7 +154,7 @@ impl FakePersona {
                 runtime.shutdown_timeout(Duration::from_secs(1));
             })
             .map_err(|e| format!("cannot spawn the server thread: {e}"))?;
-        Ok(FakePersona { addr, shared, shutdown, thread: Some(thread) })
+        Ok(FakePersona { addr, spec_path, shared, shutdown, thread: Some(thread) })
     }
 
     /// `http://127.0.0.1:PORT` (use as `PERSONA_API_BASE_URL`).
@@ -138,6 +169,21 @@ impl FakePersona {
     /// The first accepted API key.
     pub fn api_key(&self) -> String {
         self.shared.lock().settings.api_keys.first().cloned().unwrap_or_else(|| DEFAULT_API_KEY.to_owned())
+    }
+
+    /// The OpenAPI file the fake serves (documents and contract check).
+    pub fn spec_path(&self) -> &std::path::Path {
+        &self.spec_path
+    }
+
+    /// The Persona API version of the file it serves (`info.version`), when known.
+    pub fn spec_version(&self) -> Option<SpecVersion> {
+        spec::Spec::cached(&self.spec_path).ok().and_then(|s| s.version())
+    }
+
+    /// The spec examples its documents start from.
+    pub fn examples(&self) -> Arc<Examples> {
+        Arc::clone(&self.shared.examples)
     }
 
     /// The contract checker in use, if the check is on.
@@ -200,6 +246,57 @@ impl FakePersona {
     /// Marks the inquiry's session tokens used, so the next resume creates a new one.
     pub fn mark_sessions_used(&self, id: &str) -> Result<Inquiry, ModelError> {
         self.shared.lock().mark_sessions_used(id)
+    }
+
+    /// Plants an account (default: random id, the spec example's personal fields).
+    pub fn seed_account(&self, seed: SeedAccount) -> Result<Account, ModelError> {
+        self.shared.lock().store.seed_account(seed)
+    }
+
+    pub fn account(&self, id: &str) -> Option<Account> {
+        self.shared.lock().store.accounts.get(id).cloned()
+    }
+
+    /// Every account, newest first.
+    pub fn accounts(&self) -> Vec<Account> {
+        self.shared.lock().store.accounts_newest_first().into_iter().cloned().collect()
+    }
+
+    /// The account an inquiry belongs to, if any.
+    pub fn account_of(&self, inquiry_id: &str) -> Option<Account> {
+        let state = self.shared.lock();
+        let account_id = state.store.inquiries.get(inquiry_id)?.account_id.clone()?;
+        state.store.accounts.get(&account_id).cloned()
+    }
+
+    /// Lax filters on (`true`): list endpoints ignore every filter and answer everything of their type.
+    pub fn set_lax_filters(&self, lax: bool) {
+        self.update_settings(|s| s.lax_filters = lax);
+    }
+
+    /// Loose reference ids on (`true`): `filter[reference-id]` matches case-insensitively (and splits on
+    /// commas on the inquiry list too).
+    pub fn set_loose_reference_ids(&self, loose: bool) {
+        self.update_settings(|s| s.loose_reference_ids = loose);
+    }
+
+    /// How many answers carried an account object with personal data (name, address, birthdate,
+    /// identification numbers…) since start or reset: a client that only asks `fields[account]=reference-id`
+    /// keeps this at 0.
+    pub fn personal_fields_served(&self) -> usize {
+        self.shared.lock().personal_fields_served
+    }
+
+    /// A Persona incident: the next `count` requests to `endpoint` answer `status` without doing the work,
+    /// and each answer is stored under its (fresh) idempotency key and replayed for that key later, as
+    /// Persona does. After `count` requests the incident is over; keys that saw it keep replaying it.
+    pub fn start_incident(&self, endpoint: Endpoint, status: u16, count: u32) {
+        self.add_fault(Fault::new(endpoint, FaultKind::Status { status }).times(count));
+    }
+
+    /// The idempotency keys holding a stored answer, with that answer's status (sorted by key).
+    pub fn stored_answers(&self) -> Vec<(String, u16)> {
+        self.shared.lock().idempotency.statuses()
     }
 
     pub fn settings(&self) -> Settings {

@@ -25,11 +25,23 @@ pub enum Endpoint {
     Link,
     /// `POST /inquiries/{inquiry-id}/expire`
     Expire,
+    /// `GET /accounts`
+    AccountList,
+    /// `GET /accounts/{account-id}`
+    AccountGet,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 6] =
-        [Endpoint::Get, Endpoint::List, Endpoint::Create, Endpoint::Resume, Endpoint::Link, Endpoint::Expire];
+    pub const ALL: [Endpoint; 8] = [
+        Endpoint::Get,
+        Endpoint::List,
+        Endpoint::Create,
+        Endpoint::Resume,
+        Endpoint::Link,
+        Endpoint::Expire,
+        Endpoint::AccountList,
+        Endpoint::AccountGet,
+    ];
 
     /// The OpenAPI path and method of this operation.
     pub fn spec_path_and_method(self) -> (&'static str, &'static str) {
@@ -40,6 +52,8 @@ impl Endpoint {
             Endpoint::Resume => ("/inquiries/{inquiry-id}/resume", "post"),
             Endpoint::Link => ("/inquiries/{inquiry-id}/generate-one-time-link", "post"),
             Endpoint::Expire => ("/inquiries/{inquiry-id}/expire", "post"),
+            Endpoint::AccountList => ("/accounts", "get"),
+            Endpoint::AccountGet => ("/accounts/{account-id}", "get"),
         }
     }
 
@@ -51,6 +65,8 @@ impl Endpoint {
             Endpoint::Resume => "resume",
             Endpoint::Link => "link",
             Endpoint::Expire => "expire",
+            Endpoint::AccountList => "account_list",
+            Endpoint::AccountGet => "account_get",
         }
     }
 }
@@ -207,6 +223,37 @@ impl Inquiry {
     }
 }
 
+/// A Persona account (`act_…`): the company's user, named by its `reference-id`, holding the user's
+/// personal data in `fields` (which the functions must never fetch).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: String,
+    pub reference_id: Option<String>,
+    /// Personal data in Persona's response form; `None` = the spec example's (a full name, address,
+    /// birthdate and identification numbers), `Some(empty)` = none.
+    pub fields: Option<Map<String, Value>>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    /// Creation order, for newest-first listing among equal `created_at`.
+    pub seq: u64,
+}
+
+impl Account {
+    /// Whether a reference-id filter value selects this account: exact match, or (loose) case-insensitive.
+    pub fn has_reference(&self, wanted: &str, loose: bool) -> bool {
+        self.reference_id.as_deref().is_some_and(|r| reference_matches(r, wanted, loose))
+    }
+}
+
+/// `actual` against one filter value: exact, or case-insensitive when `loose`.
+pub fn reference_matches(actual: &str, wanted: &str, loose: bool) -> bool {
+    if loose {
+        actual.to_lowercase() == wanted.to_lowercase()
+    } else {
+        actual == wanted
+    }
+}
+
 /// Rate limiting: `limit` requests per `window_ms`, refused with 429 only when `enabled`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -237,6 +284,12 @@ pub struct Settings {
     pub link_base_url: String,
     /// Base of the short one-time links handed out.
     pub short_link_base_url: String,
+    /// List endpoints ignore every filter and return everything of their type, newest first (page size and
+    /// cursors still apply): proves a client never trusts a filter.
+    pub lax_filters: bool,
+    /// `filter[reference-id]` matches case-insensitively, and on `GET /inquiries` also splits on commas
+    /// (as the accounts filter does by contract): a loosened filter.
+    pub loose_reference_ids: bool,
 }
 
 /// The key a default fake accepts.
@@ -251,6 +304,8 @@ impl Default for Settings {
             rate_limit: RateLimitSettings::default(),
             link_base_url: "https://inquiry.withpersona.com/verify".to_owned(),
             short_link_base_url: "https://perso.na/verify".to_owned(),
+            lax_filters: false,
+            loose_reference_ids: false,
         }
     }
 }
@@ -282,14 +337,39 @@ pub struct SeedInquiry {
     pub template_version_id: Option<String>,
     /// Any string, unknown statuses included (default `created`).
     pub status: Option<String>,
+    /// The inquiry's own `reference-id`. Unless `no_account` (or an account is named below), the inquiry
+    /// also joins the account with this reference id, creating it if none, as a create with the deprecated
+    /// attribute does.
     pub reference_id: Option<String>,
+    /// The account it belongs to (`act_…`); created (with `account_reference_id`, else `reference_id`, as
+    /// its reference id) when there is none with that id.
     pub account_id: Option<String>,
+    /// Joins the account with this reference id (creating it if none), as
+    /// `meta.auto-create-account-reference-id` does; leave `reference_id` unset for an inquiry whose own
+    /// reference id is null (an account-only user).
+    pub account_reference_id: Option<String>,
+    /// No account at all, even with a `reference_id`.
+    pub no_account: bool,
     pub note: Option<String>,
     pub redacted: bool,
     /// Creation time (epoch ms); defaults to now.
     pub created_at: Option<Millis>,
     /// Response-form fields, or plain `{"name-first": "Jane"}` values.
     pub fields: Option<Map<String, Value>>,
+}
+
+/// An account to plant (`POST /_control/accounts`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SeedAccount {
+    /// Defaults to a random `act_…`.
+    pub id: Option<String>,
+    pub reference_id: Option<String>,
+    /// Personal data in Persona's response form (`{"birthdate": {"type": "date", "value": "1994-12-30"}}`);
+    /// default: the spec example's; `{}`: none.
+    pub fields: Option<Map<String, Value>>,
+    /// Creation time (epoch ms); defaults to now.
+    pub created_at: Option<Millis>,
 }
 
 /// Why a control operation was refused.
@@ -334,13 +414,14 @@ pub fn fields_to_response_form(input: &Map<String, Value>) -> Map<String, Value>
         .collect()
 }
 
-/// Templates and inquiries.
+/// Templates, inquiries and accounts.
 #[derive(Debug, Default)]
 pub struct Store {
     pub templates: BTreeMap<String, Template>,
     /// version id -> template id
     pub versions: HashMap<String, String>,
     pub inquiries: HashMap<String, Inquiry>,
+    pub accounts: HashMap<String, Account>,
     next_seq: u64,
 }
 
@@ -464,8 +545,23 @@ impl Store {
             }
             inquiry.id = id;
         }
+        inquiry.account_id = match (seed.account_id, seed.account_reference_id) {
+            (Some(id), reference) => {
+                if !self.accounts.contains_key(&id) {
+                    let reference = reference.or_else(|| seed.reference_id.clone());
+                    let account =
+                        SeedAccount { id: Some(id.clone()), reference_id: reference, ..SeedAccount::default() };
+                    self.seed_account(account)?;
+                }
+                Some(id)
+            }
+            (None, Some(reference)) => Some(self.join_account(&reference, created_at)),
+            (None, None) if !seed.no_account => {
+                seed.reference_id.as_deref().filter(|r| !r.is_empty()).map(|r| self.join_account(r, created_at))
+            }
+            (None, None) => None,
+        };
         inquiry.reference_id = seed.reference_id;
-        inquiry.account_id = seed.account_id;
         inquiry.note = seed.note;
         if let Some(fields) = seed.fields {
             inquiry.fields = fields_to_response_form(&fields);
@@ -479,6 +575,74 @@ impl Store {
         }
         self.inquiries.insert(inquiry.id.clone(), inquiry.clone());
         Ok(inquiry)
+    }
+
+    pub fn seed_account(&mut self, seed: SeedAccount) -> Result<Account, ModelError> {
+        let id = seed.id.unwrap_or_else(|| random_id("act_", 24));
+        if !id.starts_with("act_") || self.accounts.contains_key(&id) {
+            return Err(ModelError::Invalid(format!("bad or duplicate account id {id}")));
+        }
+        let created_at = seed.created_at.unwrap_or_else(now_ms);
+        let seq = self.next_seq();
+        let account = Account {
+            id: id.clone(),
+            reference_id: seed.reference_id,
+            fields: seed.fields,
+            created_at,
+            updated_at: created_at,
+            seq,
+        };
+        self.accounts.insert(id, account.clone());
+        Ok(account)
+    }
+
+    /// The oldest account whose reference id is exactly `reference`.
+    pub fn account_with_reference(&self, reference: &str) -> Option<&Account> {
+        self.accounts
+            .values()
+            .filter(|a| a.reference_id.as_deref() == Some(reference))
+            .min_by_key(|a| (a.created_at, a.seq))
+    }
+
+    /// The id of the account with this reference id, created (holding the example's personal data) when
+    /// there is none and `create`: what Persona does for `meta.auto-create-account-reference-id` and for
+    /// the deprecated `reference-id` attribute (`meta.auto-create-account: false` turns creating off).
+    pub fn join_account_if(&mut self, reference: &str, create: bool, now: Millis) -> Option<String> {
+        if let Some(account) = self.account_with_reference(reference) {
+            return Some(account.id.clone());
+        }
+        create.then(|| self.join_account(reference, now))
+    }
+
+    /// Like [`Store::join_account_if`], always creating.
+    pub fn join_account(&mut self, reference: &str, now: Millis) -> String {
+        if let Some(account) = self.account_with_reference(reference) {
+            return account.id.clone();
+        }
+        let id = loop {
+            let id = random_id("act_", 24);
+            if !self.accounts.contains_key(&id) {
+                break id;
+            }
+        };
+        let seq = self.next_seq();
+        let account = Account {
+            id: id.clone(),
+            reference_id: Some(reference.to_owned()),
+            fields: None,
+            created_at: now,
+            updated_at: now,
+            seq,
+        };
+        self.accounts.insert(id.clone(), account);
+        id
+    }
+
+    /// All accounts, newest first.
+    pub fn accounts_newest_first(&self) -> Vec<&Account> {
+        let mut all: Vec<&Account> = self.accounts.values().collect();
+        all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.seq.cmp(&a.seq)));
+        all
     }
 
     /// Inserts an inquiry built by [`Store::new_inquiry`].

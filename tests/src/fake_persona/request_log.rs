@@ -32,6 +32,21 @@ pub struct RequestRecord {
     pub fault: Option<String>,
     /// Answered from the idempotency store.
     pub replayed: bool,
+    /// The answer carried an account object with personal data (name, address, birthdate…).
+    #[serde(default)]
+    pub personal_data: bool,
     /// Time the fake spent on this request, injected delays included, microseconds.
     pub duration_us: u64,
+}
+
+impl RequestRecord {
+    /// The decoded query pairs, in order (`filter[reference-id]` → its value).
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(self.query.as_deref().unwrap_or("").as_bytes()).into_owned().collect()
+    }
+
+    /// The decoded value of one query parameter (the first one of that name).
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        self.query_pairs().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
 }

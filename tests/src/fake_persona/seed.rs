@@ -14,10 +14,21 @@ pub const DEMO_LEGACY_TEMPLATE_ID: &str = "tmpl_DemoLegacy0001";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DemoInquiry {
     pub id: String,
+    /// The user's reference id (the inquiry's own, or — account-only users — only its account's).
     pub reference_id: String,
+    /// Whether the inquiry itself carries `reference_id` (false: its own reference id is null).
+    #[serde(default = "yes")]
+    pub reference_id_on_inquiry: bool,
+    /// The account it belongs to.
+    #[serde(default)]
+    pub account_id: Option<String>,
     pub status: String,
     pub template_version_id: Option<String>,
     pub redacted: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// What [`seed_demo`] planted.
@@ -41,6 +52,9 @@ pub struct DemoSeed {
     pub redacted: DemoInquiry,
     /// pending, on the legacy template (no versions: the template check is undecidable)
     pub legacy: DemoInquiry,
+    /// pending, on the latest version, created with only `meta.auto-create-account-reference-id`: its own
+    /// reference id is null, its account's is the user's
+    pub account_only: DemoInquiry,
 }
 
 /// One demo inquiry to plant.
@@ -52,14 +66,17 @@ struct DemoSpec {
     version: Option<&'static str>,
     redacted: bool,
     legacy: bool,
+    /// Only the account carries the reference id.
+    account_only: bool,
 }
 
 const fn spec(id: &'static str, reference_id: &'static str, status: &'static str) -> DemoSpec {
-    DemoSpec { id, reference_id, status, version: None, redacted: false, legacy: false }
+    DemoSpec { id, reference_id, status, version: None, redacted: false, legacy: false, account_only: false }
 }
 
 /// Oldest first.
-const DEMO_INQUIRIES: [DemoSpec; 7] = [
+const DEMO_INQUIRIES: [DemoSpec; 8] = [
+    DemoSpec { account_only: true, ..spec("inq_DemoAccountOnly0001", "demo-user-account-only", "pending") },
     spec("inq_DemoCompleted0001", "demo-user-completed", "completed"),
     DemoSpec { redacted: true, ..spec("inq_DemoRedacted0001", "demo-user-redacted", "pending") },
     DemoSpec { legacy: true, ..spec("inq_DemoLegacy0001", "demo-user-legacy", "pending") },
@@ -69,10 +86,17 @@ const DEMO_INQUIRIES: [DemoSpec; 7] = [
     spec("inq_DemoPending0001", "demo-user-pending", "pending"),
 ];
 
-/// Plants the demo templates and inquiries, replacing earlier copies of them.
+/// `inq_DemoX` -> `act_DemoX`: each demo inquiry's user has an account of their own.
+fn demo_account_id(inquiry_id: &str) -> String {
+    inquiry_id.replace("inq_", "act_")
+}
+
+/// Plants the demo templates, inquiries and their accounts (with the spec example's personal data),
+/// replacing earlier copies of them.
 pub fn seed_demo(store: &mut Store) -> Result<DemoSeed, ModelError> {
     for demo in &DEMO_INQUIRIES {
         store.inquiries.remove(demo.id);
+        store.accounts.remove(&demo_account_id(demo.id));
     }
     for id in [DEMO_TEMPLATE_ID, DEMO_LEGACY_TEMPLATE_ID] {
         if let Some(t) = store.templates.remove(id) {
@@ -104,8 +128,9 @@ pub fn seed_demo(store: &mut Store) -> Result<DemoSeed, ModelError> {
             template_id: if demo.legacy { DEMO_LEGACY_TEMPLATE_ID } else { DEMO_TEMPLATE_ID }.into(),
             template_version_id: demo.version.map(str::to_owned),
             status: Some(demo.status.into()),
-            reference_id: Some(demo.reference_id.into()),
-            account_id: Some(demo.id.replace("inq_", "act_")),
+            reference_id: (!demo.account_only).then(|| demo.reference_id.into()),
+            account_id: Some(demo_account_id(demo.id)),
+            account_reference_id: Some(demo.reference_id.into()),
             redacted: demo.redacted,
             created_at: Some(created_at),
             ..SeedInquiry::default()
@@ -113,6 +138,8 @@ pub fn seed_demo(store: &mut Store) -> Result<DemoSeed, ModelError> {
         planted.push(DemoInquiry {
             id: inquiry.id,
             reference_id: demo.reference_id.into(),
+            reference_id_on_inquiry: !demo.account_only,
+            account_id: inquiry.account_id,
             status: demo.status.into(),
             template_version_id: inquiry.template_version_id,
             redacted: demo.redacted,
@@ -132,5 +159,6 @@ pub fn seed_demo(store: &mut Store) -> Result<DemoSeed, ModelError> {
         created: by_id("inq_DemoCreated0001")?,
         redacted: by_id("inq_DemoRedacted0001")?,
         legacy: by_id("inq_DemoLegacy0001")?,
+        account_only: by_id("inq_DemoAccountOnly0001")?,
     })
 }

@@ -20,7 +20,7 @@ use tokio::sync::{watch, Notify};
 
 use super::contract::ContractViolation;
 use super::control;
-use super::documents::{error_doc, unauthorized_doc};
+use super::documents::{carries_personal_account_data, error_doc, unauthorized_doc};
 use super::faults::FaultKind;
 use super::handlers::{handle, ApiRequest};
 use super::idempotency::{BodyPrint, Fingerprint, Lookup, StoredAnswer};
@@ -101,12 +101,15 @@ async fn handle_request(shared: Arc<Shared>, req: Request<Incoming>, kill: Arc<N
     }
 }
 
-/// Maps a request path (with or without Persona's `/api/v1` prefix) to an operation and inquiry id.
+/// Maps a request path (with or without Persona's `/api/v1` prefix) to an operation and the id in the
+/// path (an inquiry's, or an account's for `GET /accounts/{id}`).
 pub fn route<'p>(method: &Method, path: &'p str) -> Option<(Endpoint, Option<&'p str>)> {
     let path = path.strip_prefix("/api/v1").unwrap_or(path);
     let path = path.strip_suffix('/').unwrap_or(path);
     let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
     match (method, segments.as_slice()) {
+        (&Method::GET, ["accounts"]) => Some((Endpoint::AccountList, None)),
+        (&Method::GET, ["accounts", id]) if !id.is_empty() => Some((Endpoint::AccountGet, Some(id))),
         (&Method::GET, ["inquiries"]) => Some((Endpoint::List, None)),
         (&Method::POST, ["inquiries"]) => Some((Endpoint::Create, None)),
         (&Method::GET, ["inquiries", id]) if !id.is_empty() => Some((Endpoint::Get, Some(id))),
@@ -184,10 +187,25 @@ fn break_contract(body: &mut Value) {
                 meta.remove(&first);
             }
         }
-    } else if let Some(Value::Object(attributes)) = body.pointer_mut("/data/attributes") {
-        attributes.remove("status");
-    } else if let Value::Object(doc) = body {
-        doc.remove("links");
+        return;
+    }
+    // An inquiry (or the first list item) loses its required `status`; an account, whose schema requires
+    // nothing, gains an attribute it does not allow.
+    let attributes = match body.get("data") {
+        Some(Value::Array(_)) => body.pointer_mut("/data/0/attributes"),
+        _ => body.pointer_mut("/data/attributes"),
+    };
+    match attributes {
+        Some(Value::Object(attributes)) => {
+            if attributes.remove("status").is_none() {
+                attributes.insert("x-broken-by-fake".into(), Value::Bool(true));
+            }
+        }
+        _ => {
+            if let Value::Object(doc) = body {
+                doc.remove("links");
+            }
+        }
     }
 }
 
@@ -228,6 +246,7 @@ async fn persona(
         request_id: None,
         fault: None,
         replayed: false,
+        personal_data: false,
         duration_us: 0,
     };
     let elapsed_us = |started: Instant| u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -337,7 +356,7 @@ async fn persona(
                 let request =
                     ApiRequest { endpoint, inquiry_id: inquiry_id.as_deref(), query: &query_pairs, body: &body };
                 let settings = state.settings.clone();
-                let mut answer = handle(&mut state.store, &settings, &request);
+                let mut answer = handle(&mut state.store, &settings, &shared.examples, &request);
                 if matches!(fault, Some(FaultKind::BreakContract)) {
                     break_contract(&mut answer.body);
                 }
@@ -377,6 +396,8 @@ async fn persona(
         _ => None,
     };
 
+    let personal = settled.checked.as_ref().is_some_and(carries_personal_account_data);
+    record.personal_data = personal;
     record.replayed = settled.replayed;
     record.status = (!settled.drop_after).then_some(settled.status);
     record.duration_us = elapsed_us(started);
@@ -384,6 +405,9 @@ async fn persona(
         let mut state = shared.lock();
         if let Some(v) = violation {
             state.violations.push(v);
+        }
+        if personal {
+            state.personal_fields_served += 1;
         }
         state.record(record);
     }

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::contract::{ContractChecker, ContractViolation};
+use super::examples::Examples;
 use super::faults::{Fault, FaultQueue};
 use super::idempotency::IdempotencyStore;
 use super::model::{Inquiry, SessionKind};
@@ -28,6 +29,8 @@ pub struct State {
     pub log: VecDeque<RequestRecord>,
     pub next_request_seq: u64,
     pub violations: Vec<ContractViolation>,
+    /// Answers that carried an account object with personal data (see `documents::account_has_personal_data`).
+    pub personal_fields_served: usize,
 }
 
 impl State {
@@ -42,6 +45,7 @@ impl State {
             log: VecDeque::new(),
             next_request_seq: 0,
             violations: Vec::new(),
+            personal_fields_served: 0,
         }
     }
 
@@ -54,6 +58,7 @@ impl State {
         self.rate.restart();
         self.log.clear();
         self.violations.clear();
+        self.personal_fields_served = 0;
     }
 
     pub fn record(&mut self, mut record: RequestRecord) {
@@ -143,16 +148,18 @@ fn merge(target: &mut serde_json::Value, patch: &serde_json::Value) {
     }
 }
 
-/// The state plus the (optional) contract checker, shared by the server tasks and the handle.
+/// The state plus the spec's examples and the (optional) contract checker, shared by the server tasks
+/// and the handle.
 #[derive(Debug)]
 pub struct Shared {
     state: Mutex<State>,
     pub contract: Option<Arc<ContractChecker>>,
+    pub examples: Arc<Examples>,
 }
 
 impl Shared {
-    pub fn new(settings: Settings, contract: Option<Arc<ContractChecker>>) -> Shared {
-        Shared { state: Mutex::new(State::new(settings)), contract }
+    pub fn new(settings: Settings, contract: Option<Arc<ContractChecker>>, examples: Arc<Examples>) -> Shared {
+        Shared { state: Mutex::new(State::new(settings)), contract, examples }
     }
 
     /// Locks the state (a panic elsewhere never poisons the fake for good).
