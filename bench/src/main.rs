@@ -217,6 +217,11 @@ async fn lambda_like(
     pending: &dyn Fn() -> Result<String>,
     owner: &str,
 ) -> Result<()> {
+    // Without root or cgroup v1's cpu controller, `--mode all` still runs the existing mode.
+    if let (Err(error), true) = (lambda::CpuCap::for_memory(lambda::MEMORY_SIZES[0]), args.existing) {
+        eprintln!("bench: NOTE: skipping the Lambda-like mode: {error}");
+        return Ok(());
+    }
     let load_before = report::loadavg();
     let front = lambda::tls_front(fake)?;
     let base_url = front.url_for(&fake.base_url())?;
