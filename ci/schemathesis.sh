@@ -5,7 +5,7 @@
 #   ci/schemathesis.sh            # from anywhere; exits non-zero on any failure
 #
 # Covers the two /inquiries/{inquiry_id}/... routes (the JWT-only /me routes are covered by the rig's own
-# driver, which can inject claims: tests/tests/scenarios.rs and e2e.rs, whose every answer is checked against
+# driver, which can inject claims: the scenarios of tests/src/scenarios/, whose every answer is checked against
 # openapi.yaml too). Checks: not_a_server_error, status_code_conformance, content_type_conformance,
 # response_headers_conformance, response_schema_conformance, negative_data_rejection.
 # Not used: unsupported_method (watch's router answers non-POST methods with its own 404, as API Gateway does

@@ -1,6 +1,10 @@
+pub mod assertions;
+pub mod dev_gateway;
 pub mod error;
 pub mod fake_persona;
+pub mod hostile;
 pub mod moto;
+pub mod openapi;
 pub mod our_contract;
 pub mod paths;
 pub mod ports;
@@ -11,3 +15,4 @@ pub mod rig;
 pub mod runtime_api;
 pub mod scenarios;
 pub mod tls;
+pub mod world;

@@ -4,21 +4,19 @@
 //! documented, the `Content-Type` must be one of the response's media types, the body must match that media
 //! type's schema, and every documented header must be present when required and match its schema when present.
 //!
-//! The rig records every answer of the scenario suites ([`record`], from `Deployment::try_call`), and the suites
-//! end with [`assert_no_violations`], so the file cannot drift from what the functions really answer.
+//! The rig records every answer of a test's deployments in the test's own [`Recorder`] (from
+//! `Deployment::try_call`), and `Rig::finish` fails the test on a violation, so the file cannot drift from what the
+//! functions really answer.
 //!
-//! Validators are compiled like the fake Persona's response check: a root schema that *is* the spec document plus
-//! a `$ref` to the schema in question, so every `#/components/...` reference resolves inside the same document.
+//! Schemas are validated with [`crate::openapi::SpecSchemas`], the rig's one OpenAPI validator.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use jsonschema::{Draft, Validator};
 use persona_resume::Function;
 use serde_json::Value;
 
-use crate::fake_persona::contract::{escape_pointer, pointer_fragment};
+use crate::openapi::{escape_pointer, SpecSchemas};
 use crate::rig::Answer;
 
 /// `openapi.yaml` at the repository root.
@@ -80,7 +78,7 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub const fn new() -> Recorder {
+    pub fn new() -> Recorder {
         Recorder { checked: Mutex::new(0), violations: Mutex::new(Vec::new()) }
     }
 
@@ -129,33 +127,10 @@ impl Recorder {
     }
 }
 
-/// Every answer the rig's deployments return in this process.
-pub static ANSWERS: Recorder = Recorder::new();
-
-/// Called by the rig for every answer: checks it, keeps a violation for [`assert_no_violations`].
-pub fn record(route_template: &str, answer: &Answer) {
-    ANSWERS.record(route_template, answer);
-}
-
-/// Panics with every recorded violation; call at the end of a suite. Also fails when nothing was checked.
-pub fn assert_no_violations() {
-    match ANSWERS.verdict() {
-        Ok(0) => panic!("no answer was checked against openapi.yaml: is the rig recording?"),
-        Ok(checked) => eprintln!("openapi.yaml: {checked} answers checked, no violation"),
-        Err(report) => panic!("{report}"),
-    }
-}
-
-/// `openapi.yaml`, parsed, with compiled validators cached by JSON pointer.
+/// `openapi.yaml`, parsed, with compiled validators cached by JSON pointer ([`SpecSchemas`]).
+#[derive(Debug)]
 pub struct OurContract {
-    spec: Value,
-    validators: Mutex<HashMap<String, Arc<Validator>>>,
-}
-
-impl std::fmt::Debug for OurContract {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OurContract").finish_non_exhaustive()
-    }
+    schemas: SpecSchemas,
 }
 
 impl OurContract {
@@ -166,10 +141,7 @@ impl OurContract {
 
     pub fn from_yaml(text: &str) -> Result<OurContract, String> {
         let spec: Value = serde_yaml_ng::from_str(text).map_err(|e| format!("not YAML: {e}"))?;
-        if spec.get("openapi").and_then(Value::as_str).is_none_or(|v| !v.starts_with("3.1")) {
-            return Err("not an OpenAPI 3.1 document".into());
-        }
-        Ok(OurContract { spec, validators: Mutex::new(HashMap::new()) })
+        Ok(OurContract { schemas: SpecSchemas::new(spec)? })
     }
 
     /// The process-wide contract from [`spec_path`], loaded on first use.
@@ -179,60 +151,22 @@ impl OurContract {
     }
 
     pub fn spec(&self) -> &Value {
-        &self.spec
+        self.schemas.spec()
     }
 
-    /// Follows `$ref`s (`#/components/...`) from `pointer`; the final pointer and value.
-    fn resolve(&self, mut pointer: String) -> Option<(String, &Value)> {
-        let mut value = self.spec.pointer(&pointer)?;
-        for _ in 0..8 {
-            let Some(target) = value.get("$ref").and_then(Value::as_str) else {
-                return Some((pointer, value));
-            };
-            pointer = target.strip_prefix('#')?.to_owned();
-            value = self.spec.pointer(&pointer)?;
-        }
-        None
-    }
-
-    fn validator(&self, schema_pointer: &str) -> Result<Arc<Validator>, String> {
-        let mut cache = self.validators.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(v) = cache.get(schema_pointer) {
-            return Ok(Arc::clone(v));
-        }
-        let mut root = self.spec.clone();
-        if let Value::Object(map) = &mut root {
-            map.insert("$schema".into(), Value::String("https://json-schema.org/draft/2020-12/schema".into()));
-            map.insert("$ref".into(), Value::String(format!("#{}", pointer_fragment(schema_pointer))));
-        }
-        let validator = jsonschema::options()
-            .with_draft(Draft::Draft202012)
-            .should_validate_formats(true)
-            .build(&root)
-            .map_err(|e| format!("openapi.yaml: cannot compile the schema at {schema_pointer}: {e}"))?;
-        let validator = Arc::new(validator);
-        cache.insert(schema_pointer.to_owned(), Arc::clone(&validator));
-        Ok(validator)
+    fn resolve(&self, pointer: String) -> Option<(String, &Value)> {
+        self.schemas.resolve(pointer)
     }
 
     /// Validates `instance` against the schema at `schema_pointer`; errors are prefixed with `what`.
     pub fn validate(&self, schema_pointer: &str, instance: &Value, what: &str) -> Vec<String> {
-        match self.validator(schema_pointer) {
-            Ok(validator) => validator
-                .iter_errors(instance)
-                .map(|e| {
-                    let at = e.instance_path().to_string();
-                    format!("{what} {}: {e}", if at.is_empty() { "/" } else { at.as_str() })
-                })
-                .collect(),
-            Err(e) => vec![e],
-        }
+        self.schemas.validate(schema_pointer, instance).into_iter().map(|e| format!("{what} {e}")).collect()
     }
 
     /// The JSON pointer of the response documented for POST `route_template` and `status` (after `$ref`s).
     pub fn response_pointer(&self, route_template: &str, status: u16) -> Result<String, String> {
         let operation = format!("/paths/{}/post", escape_pointer(route_template));
-        if self.spec.pointer(&operation).is_none() {
+        if self.spec().pointer(&operation).is_none() {
             return Err(format!("openapi.yaml documents no POST {route_template}"));
         }
         self.resolve(format!("{operation}/responses/{status}"))
@@ -243,7 +177,7 @@ impl OurContract {
     /// Checks an answer against the response documented for POST `route_template` and `status`.
     pub fn check(&self, route_template: &str, status: u16, answer: &Answer) -> Result<(), Vec<String>> {
         let response_pointer = self.response_pointer(route_template, status).map_err(|e| vec![e])?;
-        let response = self.spec.pointer(&response_pointer).expect("resolved above");
+        let response = self.spec().pointer(&response_pointer).expect("resolved above");
         let mut errors = Vec::new();
         if answer.status != status {
             errors.push(format!("checked as status {status}, but the answer's status is {}", answer.status));
@@ -265,7 +199,7 @@ impl OurContract {
                     Some(text) => {
                         let schema_pointer = format!("{header_pointer}/schema");
                         let integer =
-                            self.spec.pointer(&format!("{schema_pointer}/type")) == Some(&Value::from("integer"));
+                            self.spec().pointer(&format!("{schema_pointer}/type")) == Some(&Value::from("integer"));
                         let instance = if integer {
                             text.trim().parse::<i64>().map_or_else(|_| Value::from(text), Value::from)
                         } else {

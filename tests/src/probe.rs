@@ -1,4 +1,4 @@
-//! Helpers for the fault, load and abuse tests (`tests/tests/{faults,load,abuse}.rs`): invoke a function binary
+//! Helpers for the fault, load and abuse tests (`the binaries' fault and hostile tests, and the load test`): invoke a function binary
 //! with a deadline of the test's choosing and read back its invocation log line, and a TCP proxy that cuts a
 //! Persona answer in the middle (something the fake itself can't do: its drops happen before the first byte).
 
@@ -6,14 +6,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use persona_resume::Function;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::error::Result;
-use crate::rig::{Answer, Deployment};
+use crate::rig::{Answer, Deployment, Function};
 use crate::runtime_api::{FunctionProcess, InvokeOutcome, InvokeResult};
 
 /// One invocation of a function binary, with what it logged about itself.
@@ -35,14 +34,8 @@ impl Invoked {
 }
 
 /// The process serving `endpoint` in a deployment of the release binaries.
-pub fn process(deployment: &Deployment, endpoint: Function) -> &FunctionProcess {
-    match deployment {
-        Deployment::Binaries { issue_link, resume_session } => match endpoint {
-            Function::IssueLink => issue_link,
-            Function::ResumeSession => resume_session,
-        },
-        Deployment::InProcess(_) => panic!("this helper needs the release binaries (Rig::binaries)"),
-    }
+pub fn process(deployment: &Deployment, function: Function) -> &FunctionProcess {
+    deployment.process(function).expect("this helper needs the release binaries (Rig::binaries)")
 }
 
 /// Invokes `process` with `event`, telling it the deadline is `deadline` from the hand-off (Lambda's

@@ -45,6 +45,7 @@ async fn post(client: &reqwest::Client, url: &str, body: Option<Value>) -> Resul
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prism_rejects_requests_that_break_personas_contract() -> Result<()> {
+    let _turn = integration_tests::rig::exclusive_turn().await;
     let Some(bin) = prism_or_skip("prism_rejects_requests_that_break_personas_contract") else {
         return Ok(());
     };

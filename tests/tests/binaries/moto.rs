@@ -18,6 +18,7 @@ fn moto_or_skip(test_name: &str) -> bool {
 
 #[tokio::test]
 async fn secrets_are_created_read_and_rotated_through_the_sdk() -> Result<()> {
+    let _turn = integration_tests::rig::exclusive_turn().await;
     if !moto_or_skip("secrets_are_created_read_and_rotated_through_the_sdk") {
         return Ok(());
     }
@@ -60,6 +61,7 @@ async fn secrets_are_created_read_and_rotated_through_the_sdk() -> Result<()> {
 
 #[tokio::test]
 async fn two_servers_run_side_by_side_on_their_own_ports() -> Result<()> {
+    let _turn = integration_tests::rig::exclusive_turn().await;
     if !moto_or_skip("two_servers_run_side_by_side_on_their_own_ports") {
         return Ok(());
     }

@@ -7,92 +7,85 @@
 
 use std::time::Duration;
 
-use integration_tests::fake_persona::server::route;
-use integration_tests::fake_persona::{
-    Endpoint as Op, Fault, FaultKind, Inquiry, NewTemplate, RequestRecord, SeedInquiry, Template,
+use integration_tests::assertions::{assert_fingerprinted_key, assert_logged, assert_problem, assert_success};
+use integration_tests::fake_persona::{Endpoint as Op, Fault, FaultKind, Inquiry};
+use integration_tests::probe::{invoke_with_deadline, CuttingProxy, Invoked};
+use integration_tests::rig::{
+    http_api_event, ApiVersion, Deployment,
+    Function::{self, IssueLink, ResumeSession},
+    Rig, Upstream, INVOCATION_DEADLINE,
 };
-use integration_tests::probe::{invoke_with_deadline, process, CuttingProxy, Invoked};
-use integration_tests::rig::{http_api_event, Deployment, Rig, INVOCATION_DEADLINE};
-use persona_resume::Function::{self, IssueLink, ResumeSession};
+use integration_tests::world::{new_user, Sent, World};
 
 /// The retry policy's bounds (persona/retry.rs, README "Reliability").
 const MAX_ATTEMPTS_PER_CALL: usize = 4;
 const MAX_REQUESTS_PER_INVOCATION: u64 = 12;
 
-struct Case<'a> {
-    rig: &'a Rig,
-    functions: &'a Deployment,
-    template: Template,
-    user: String,
+/// One fault test: its world (the user is `fault-<name>-…`) and the functions, talking to the fake directly
+/// (the faults are outside Persona's contract on purpose; Prism would answer its own 5xx for them).
+struct Case<'r> {
+    world: World<'r>,
+    functions: Deployment,
 }
 
 impl Case<'_> {
     fn seed(&self, status: &str) -> Inquiry {
-        self.rig
-            .fake
-            .seed_inquiry(SeedInquiry {
-                template_id: self.template.id.clone(),
-                status: Some(status.into()),
-                reference_id: Some(self.user.clone()),
-                ..SeedInquiry::default()
-            })
-            .unwrap()
+        self.world.seed(status)
     }
 
-    async fn call(&self, endpoint: Function, inquiry_id: &str, deadline: Duration) -> Invoked {
-        let event = http_api_event(endpoint, Some(inquiry_id), Some(&self.user), None);
-        invoke_with_deadline(process(self.functions, endpoint), event, deadline).await.expect("an HTTP answer")
+    /// The fake's record of one operation on one inquiry: (status, idempotency key, replayed).
+    fn requests(&self, op: Op, inquiry_id: &str) -> Vec<Sent> {
+        self.world.sent(op, inquiry_id)
     }
 
-    /// The fake's record of one operation on one inquiry: (status, idempotency key, replayed). Requests refused
-    /// by the rate limit are recorded before routing, so the operation is read from the method and path.
-    fn requests(&self, op: Op, inquiry_id: &str) -> Vec<(Option<u16>, Option<String>, bool)> {
-        self.rig
-            .fake
-            .requests()
-            .into_iter()
-            .filter(|r| operation(r) == Some(op) && r.path.contains(inquiry_id))
-            .map(|r| (r.status, r.idempotency_key, r.replayed))
-            .collect()
+    fn creates_for_user(&self) -> Vec<Sent> {
+        self.world.creates_for(&self.world.user)
     }
 
-    fn creates_for_user(&self) -> Vec<(Option<u16>, Option<String>, bool)> {
-        self.rig
-            .fake
-            .requests()
-            .into_iter()
-            .filter(|r| operation(r) == Some(Op::Create) && r.body.as_deref().is_some_and(|b| b.contains(&self.user)))
-            .map(|r| (r.status, r.idempotency_key, r.replayed))
-            .collect()
+    /// The key of the user's first create request, checked to be `prefix:<body fingerprint>` (design.md
+    /// *Idempotency keys*): the start of the sequence every invocation walks.
+    fn first_create_key(&self, prefix: &str) -> String {
+        let key = self.creates_for_user().into_iter().find_map(|(_, key, _)| key).expect("a create request");
+        assert_fingerprinted_key(&key, prefix, 1);
+        key
     }
 
     fn inquiries_of_user(&self) -> usize {
-        self.rig.fake.inquiries().iter().filter(|i| i.reference_id.as_deref() == Some(self.user.as_str())).count()
+        self.world.inquiries_of(&self.world.user).len()
+    }
+
+    async fn call(&self, function: Function, inquiry_id: &str, deadline: Duration) -> Invoked {
+        let event = http_api_event(function, Some(inquiry_id), Some(&self.world.user), None);
+        let process = self.functions.process(function).expect("the release binaries");
+        invoke_with_deadline(process, event, deadline).await.expect("an HTTP answer")
     }
 }
 
-fn operation(record: &RequestRecord) -> Option<Op> {
-    let method = http::Method::from_bytes(record.method.as_bytes()).ok()?;
-    route(&method, &record.path).map(|(op, _)| op)
-}
-
-fn new_case<'a>(rig: &'a Rig, functions: &'a Deployment, name: &str) -> Case<'a> {
-    let template = rig.fake.create_template(NewTemplate { versions: Some(1), ..NewTemplate::default() }).unwrap();
-    Case { rig, functions, template, user: format!("fault-{name}-{:08x}", fastrand::u32(..)) }
-}
-
-fn assert_answer(invoked: &Invoked, status: u16, code: Option<&str>) {
-    let body = &invoked.answer.body;
-    assert_eq!(invoked.answer.status, status, "{body}");
-    match code {
-        Some(code) => {
-            assert_eq!(invoked.answer.header("content-type"), Some("application/problem+json"));
-            assert_eq!(body["code"], code, "{body}");
+/// Runs one fault test on the shared release-binaries rig (skipped, saying why, without the tools outside CI).
+macro_rules! fault_test {
+    ($name:ident, |$rig:ident, $case:ident| $body:block) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let Some($rig) = Rig::binaries(ApiVersion::V2025_12_08, stringify!($name)).await else { return };
+            let functions = $rig.deploy_direct(&[]).await.unwrap();
+            let world = World::with_user(&$rig, &new_user(concat!("fault-", stringify!($name))));
+            let $case = Case { world, functions };
+            $body
+            $rig.finish(stringify!($name), Upstream::Contract).await;
         }
-        None => assert_eq!(invoked.answer.header("content-type"), Some("application/json")),
+    };
+}
+
+/// The answer (a success, or a problem with this status and code) and the invocation's log line agree.
+fn assert_answer(invoked: &Invoked, status: u16, code: Option<&str>) {
+    match code {
+        Some(code) => assert_problem(&invoked.answer, status, code),
+        None => {
+            assert_eq!(status, 200);
+            assert_success(&invoked.answer);
+        }
     }
-    let log = invoked.log.as_ref().expect("an invocation log line");
-    assert_eq!(log["status"], status, "{log}");
+    assert_logged(invoked);
 }
 
 /// Elapsed time, attempts and their log: bounded, and the log line agrees with what the fake saw.
@@ -102,27 +95,7 @@ fn assert_bounded(invoked: &Invoked, upstream_calls: u64, within: Duration) {
     assert!(upstream_calls <= MAX_REQUESTS_PER_INVOCATION);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn persona_faults_end_in_documented_answers_on_the_release_binaries() {
-    let rig = Rig::binaries(false).await.expect("rig (build the release binaries first)");
-    let functions = rig.deploy(&[]).await.unwrap();
-
-    a_burst_of_5xx_then_success(&rig, &functions).await;
-    persistent_5xx_is_a_bounded_502(&rig, &functions).await;
-    rate_limit_with_a_short_reset_is_waited_out(&rig, &functions).await;
-    rate_limit_with_a_long_reset_is_answered_at_once(&rig, &functions).await;
-    slower_than_the_deadline_is_a_504_before_it(&rig, &functions).await;
-    malformed_answers_are_502(&rig, &functions).await;
-    dropped_connections_retry_the_same_key(&rig, &functions).await;
-    a_dropped_create_answer_creates_one_inquiry(&rig, &functions).await;
-    the_invocation_budget_caps_a_long_bad_day(&rig, &functions).await;
-    answers_cut_mid_response_retry_the_same_key(&rig).await;
-
-    rig.fake.assert_no_violations();
-}
-
-async fn a_burst_of_5xx_then_success(rig: &Rig, functions: &Deployment) {
-    let case = new_case(rig, functions, "burst");
+fault_test!(a_burst_of_5xx_then_success, |rig, case| {
     let inquiry = case.seed("pending");
     rig.fake.add_fault(Fault::new(Op::Get, FaultKind::Status { status: 503 }).times(2));
     rig.fake.add_fault(Fault::new(Op::Resume, FaultKind::Status { status: 500 }).times(2));
@@ -137,10 +110,9 @@ async fn a_burst_of_5xx_then_success(rig: &Rig, functions: &Deployment) {
     let expected = [(Some(500), base.clone()), (Some(500), format!("{base}:2")), (Some(200), format!("{base}:3"))];
     let seen: Vec<_> = resumes.iter().map(|(s, k, _)| (*s, k.clone().unwrap())).collect();
     assert_eq!(seen, expected);
-}
+});
 
-async fn persistent_5xx_is_a_bounded_502(rig: &Rig, functions: &Deployment) {
-    let case = new_case(rig, functions, "persistent");
+fault_test!(persistent_5xx_is_a_bounded_502, |rig, case| {
     let inquiry = case.seed("pending");
     rig.fake.add_fault(Fault::new(Op::Get, FaultKind::Status { status: 502 }).times(50));
     let invoked = case.call(IssueLink, &inquiry.id, INVOCATION_DEADLINE).await;
@@ -149,10 +121,9 @@ async fn persistent_5xx_is_a_bounded_502(rig: &Rig, functions: &Deployment) {
     assert_bounded(&invoked, MAX_ATTEMPTS_PER_CALL as u64, Duration::from_secs(5));
     assert_eq!(case.requests(Op::Get, &inquiry.id).len(), MAX_ATTEMPTS_PER_CALL);
     assert!(case.requests(Op::Link, &inquiry.id).is_empty());
-}
+});
 
-async fn rate_limit_with_a_short_reset_is_waited_out(rig: &Rig, functions: &Deployment) {
-    let case = new_case(rig, functions, "short429");
+fault_test!(rate_limit_with_a_short_reset_is_waited_out, |rig, case| {
     let inquiry = case.seed("pending");
     // One request per 2 s window: the GET passes, the resume is refused with `RateLimit-Reset: 2`, waited out.
     rig.fake.set_rate_limit(1, Duration::from_secs(2));
@@ -164,10 +135,9 @@ async fn rate_limit_with_a_short_reset_is_waited_out(rig: &Rig, functions: &Depl
     let resumes = case.requests(Op::Resume, &inquiry.id);
     assert_eq!(resumes.iter().map(|(s, ..)| *s).collect::<Vec<_>>(), [Some(429), Some(200)]);
     assert_eq!(resumes[0].1, resumes[1].1, "429s are never stored under a key: the same key is retried");
-}
+});
 
-async fn rate_limit_with_a_long_reset_is_answered_at_once(rig: &Rig, functions: &Deployment) {
-    let case = new_case(rig, functions, "long429");
+fault_test!(rate_limit_with_a_long_reset_is_answered_at_once, |rig, case| {
     let inquiry = case.seed("pending");
     rig.fake.set_rate_limit(1, Duration::from_secs(120));
     let invoked = case.call(IssueLink, &inquiry.id, INVOCATION_DEADLINE).await;
@@ -177,10 +147,9 @@ async fn rate_limit_with_a_long_reset_is_answered_at_once(rig: &Rig, functions: 
     let retry_after: u64 = invoked.answer.header("retry-after").expect("Retry-After").parse().unwrap();
     assert!((100..=120).contains(&retry_after), "Retry-After {retry_after} from RateLimit-Reset");
     assert_eq!(invoked.answer.body["persona_request_id"].as_str().map(|id| id.starts_with("req_")), Some(true));
-}
+});
 
-async fn slower_than_the_deadline_is_a_504_before_it(rig: &Rig, functions: &Deployment) {
-    let case = new_case(rig, functions, "slow");
+fault_test!(slower_than_the_deadline_is_a_504_before_it, |rig, case| {
     let inquiry = case.seed("pending");
     let deadline = Duration::from_secs(2);
     rig.fake.add_fault(Fault::new(Op::Get, FaultKind::Delay { delay_ms: 8_000 }));
@@ -195,10 +164,9 @@ async fn slower_than_the_deadline_is_a_504_before_it(rig: &Rig, functions: &Depl
     assert_answer(&invoked, 504, Some("persona_timeout"));
     assert_bounded(&invoked, 2, deadline + Duration::from_millis(500));
     assert!(invoked.outcome.latency < deadline, "answered before Lambda's deadline: {:?}", invoked.outcome.latency);
-}
+});
 
-async fn malformed_answers_are_502(rig: &Rig, functions: &Deployment) {
-    let case = new_case(rig, functions, "malformed");
+fault_test!(malformed_answers_are_502, |rig, case| {
     let inquiry = case.seed("pending");
     let bodies = [
         None,
@@ -221,10 +189,9 @@ async fn malformed_answers_are_502(rig: &Rig, functions: &Deployment) {
     assert_answer(&invoked, 502, Some("persona_error"));
     assert_bounded(&invoked, 2, Duration::from_secs(2));
     assert_eq!(case.requests(Op::Link, &inquiry.id).len(), 1);
-}
+});
 
-async fn dropped_connections_retry_the_same_key(rig: &Rig, functions: &Deployment) {
-    let case = new_case(rig, functions, "drop");
+fault_test!(dropped_connections_retry_the_same_key, |rig, case| {
     let inquiry = case.seed("pending");
     rig.fake.add_fault(Fault::new(Op::Get, FaultKind::Drop));
     rig.fake.add_fault(Fault::new(Op::Link, FaultKind::Drop).times(2));
@@ -245,19 +212,18 @@ async fn dropped_connections_retry_the_same_key(rig: &Rig, functions: &Deploymen
     let resumes = case.requests(Op::Resume, &inquiry.id);
     assert_eq!(resumes.len(), MAX_ATTEMPTS_PER_CALL);
     assert!(resumes.windows(2).all(|w| w[0].1 == w[1].1), "the same key throughout: {resumes:?}");
-}
+});
 
-async fn a_dropped_create_answer_creates_one_inquiry(rig: &Rig, functions: &Deployment) {
-    let case = new_case(rig, functions, "lostcreate");
+fault_test!(a_dropped_create_answer_creates_one_inquiry, |rig, case| {
     let old = case.seed("pending");
-    let latest = rig.fake.publish_version(&case.template.id).unwrap();
+    let latest = case.world.publish_version();
     rig.fake.add_fault(Fault::new(Op::Create, FaultKind::DropAfterCommit));
     let invoked = case.call(ResumeSession, &old.id, INVOCATION_DEADLINE).await;
     assert_answer(&invoked, 200, None);
     assert_eq!(invoked.answer.str("outcome"), Some("recreated"));
     // GET, successor lookup, create (lost), create (replayed); the token comes from the create answer.
     assert_bounded(&invoked, 4, Duration::from_secs(5));
-    let key = format!("recreate:{}:{latest}", old.id);
+    let key = case.first_create_key(&format!("recreate:{}:{latest}", old.id));
     assert_eq!(case.creates_for_user(), [(None, Some(key.clone()), false), (Some(201), Some(key), true)]);
     assert_eq!(case.inquiries_of_user(), 2, "the old inquiry and exactly one new one");
 
@@ -267,12 +233,11 @@ async fn a_dropped_create_answer_creates_one_inquiry(rig: &Rig, functions: &Depl
     assert_eq!(again.answer.str("inquiry_id"), invoked.answer.str("inquiry_id"));
     assert_eq!(case.creates_for_user().len(), 2);
     assert_eq!(case.inquiries_of_user(), 2);
-}
+});
 
-async fn the_invocation_budget_caps_a_long_bad_day(rig: &Rig, functions: &Deployment) {
-    let case = new_case(rig, functions, "budget");
+fault_test!(the_invocation_budget_caps_a_long_bad_day, |rig, case| {
     let old = case.seed("pending");
-    let latest = rig.fake.publish_version(&case.template.id).unwrap();
+    let latest = case.world.publish_version();
     // Every step fails three times before it would succeed: 1 + 4 + 4 + 4 = 13 requests > 12.
     rig.fake.add_fault(Fault::new(Op::List, FaultKind::Status { status: 503 }).times(3));
     rig.fake.add_fault(Fault::new(Op::Create, FaultKind::Status { status: 500 }).times(3));
@@ -283,7 +248,7 @@ async fn the_invocation_budget_caps_a_long_bad_day(rig: &Rig, functions: &Deploy
     assert_bounded(&invoked, MAX_REQUESTS_PER_INVOCATION, Duration::from_secs(10));
     // The create walked the key sequence and succeeded once; the next invocation converges on it.
     let creates = case.creates_for_user();
-    let key = format!("recreate:{}:{latest}", old.id);
+    let key = case.first_create_key(&format!("recreate:{}:{latest}", old.id));
     let keys: Vec<_> = creates.iter().map(|(s, k, _)| (*s, k.clone().unwrap())).collect();
     assert_eq!(
         keys,
@@ -298,12 +263,15 @@ async fn the_invocation_budget_caps_a_long_bad_day(rig: &Rig, functions: &Deploy
     assert_answer(&again, 200, None);
     assert_eq!(again.answer.str("outcome"), Some("recreated"));
     assert_eq!(case.inquiries_of_user(), 2, "the old inquiry and exactly one new one");
-}
+});
 
-async fn answers_cut_mid_response_retry_the_same_key(rig: &Rig) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_cut_mid_response_retry_the_same_key() {
+    let name = "answers_cut_mid_response_retry_the_same_key";
+    let Some(rig) = Rig::binaries(ApiVersion::V2025_12_08, name).await else { return };
     let proxy = CuttingProxy::start(rig.fake.addr(), "/resume", 600).await.unwrap();
     let functions = rig.deploy(&[("PERSONA_API_BASE_URL", &proxy.base_url())]).await.unwrap();
-    let case = new_case(rig, &functions, "cut");
+    let case = Case { world: World::with_user(&rig, &new_user("fault-cut")), functions };
     let inquiry = case.seed("pending");
     proxy.arm(2);
     let invoked = case.call(ResumeSession, &inquiry.id, INVOCATION_DEADLINE).await;
@@ -314,5 +282,6 @@ async fn answers_cut_mid_response_retry_the_same_key(rig: &Rig) {
     assert_eq!(resumes.len(), 3, "{resumes:?}");
     assert!(resumes.windows(2).all(|w| w[0].1 == w[1].1), "the same key throughout: {resumes:?}");
     assert_eq!(resumes.iter().filter(|(.., replayed)| *replayed).count(), 2, "Persona replays the stored answer");
-    drop(functions);
+    drop(case);
+    rig.finish(name, Upstream::Contract).await;
 }

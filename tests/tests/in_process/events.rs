@@ -8,12 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use integration_tests::fake_persona::{FakeConfig, FakePersona};
-use lambda_http::RequestExt;
-use persona_resume::lambda::handler::handle;
-use persona_resume::ops::config::Config;
-use persona_resume::ops::secrets::{ApiKey, KeyStore};
-use persona_resume::persona::retry::RetryPolicy;
-use persona_resume::{AppState, Function};
+use integration_tests::rig::{handle_in_process, in_process_state, json_log_subscriber, Function};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -51,19 +46,13 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
     }
 }
 
-fn deadline_in(budget: std::time::Duration) -> u64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
-    (now + budget).as_millis() as u64
-}
-
-fn state_for(fake: &FakePersona) -> AppState {
-    let vars = [
-        ("PERSONA_API_KEY", fake.api_key()),
-        ("PERSONA_API_BASE_URL", fake.base_url()),
-        ("PERSONA_INQUIRY_TEMPLATE_ID", "itmpl_DemoTemplate0001".to_owned()),
-    ];
-    let config = Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone())).unwrap();
-    AppState::with_keys(config, KeyStore::fixed(ApiKey::new(fake.api_key())), RetryPolicy::default()).unwrap()
+/// The functions' configuration for the events: the fake's demo seed, its `/me` template.
+fn env_for(fake: &FakePersona) -> Vec<(String, String)> {
+    vec![
+        ("PERSONA_API_KEY".into(), fake.api_key()),
+        ("PERSONA_API_BASE_URL".into(), fake.base_url()),
+        ("PERSONA_INQUIRY_TEMPLATE_ID".into(), "itmpl_DemoTemplate0001".to_owned()),
+    ]
 }
 
 #[tokio::test]
@@ -83,10 +72,9 @@ async fn every_event_file_produces_its_documented_status_and_no_credential_is_lo
     assert_eq!(on_disk, manifest.events.keys().cloned().collect::<Vec<_>>(), "events/expected.json is out of date");
 
     let fake = FakePersona::start(FakeConfig { seed_demo: true, ..FakeConfig::default() });
-    let state = state_for(&fake);
+    let state = in_process_state(&env_for(&fake)).unwrap();
     let logs = CapturedLogs::default();
-    let _guard =
-        tracing::subscriber::set_default(persona_resume::ops::telemetry::json_subscriber(logs.clone()).finish());
+    let _guard = tracing::subscriber::set_default(json_log_subscriber(logs.clone()));
 
     let mut credentials = vec![fake.api_key()];
     let mut mismatches = Vec::new();
@@ -100,11 +88,8 @@ async fn every_event_file_produces_its_documented_status_and_no_credential_is_lo
         let raw = std::fs::read_to_string(events_dir().join(file)).unwrap();
         let request = lambda_http::request::from_str(&raw).unwrap_or_else(|e| panic!("{file}: not an event: {e}"));
         // What the runtime attaches: a fresh request id per invocation (the link and resume keys use it) and a deadline.
-        let mut context = lambda_http::Context::default();
-        context.request_id = format!("events-test-{}", context_counter.next().unwrap());
-        context.deadline = deadline_in(std::time::Duration::from_secs(20));
-        let request = request.with_lambda_context(context);
-        let response = handle(&state, endpoint, request).await.unwrap();
+        let request_id = format!("events-test-{}", context_counter.next().unwrap());
+        let response = handle_in_process(&state, endpoint, request, request_id).await.unwrap();
         let status = response.status().as_u16();
         let body: serde_json::Value = serde_json::from_slice(response.body().as_ref())
             .unwrap_or_else(|e| panic!("{file}: the body is not JSON: {e}"));

@@ -1,63 +1,54 @@
 //! Hostile callers: other users' inquiries, ids made of path and query characters, oversized and odd bodies, wrong
 //! content types and methods, huge or odd headers, unicode, claims of the wrong type, base64 bodies, duplicate keys,
 //! deep nesting and edge numbers. None of them gets a 5xx or a panic, and a request that breaks a rule never
-//! reaches Persona. Most run on the in-process rig (the real handler, fast); the raw events run again on the release
-//! binaries, where an event `lambda_http` can't take would be an invocation error (a 5xx at the gateway) or, for a
-//! panic, an aborted process.
-
-// The scenario futures nest deeply (rig -> handler -> service -> client -> retry loop).
-#![recursion_limit = "256"]
-
-use std::time::Duration;
+//! reaches Persona. The whole list runs on the in-process rig (the real handler, fast); the raw events run again on
+//! the release binaries, where an event `lambda_http` can't take would be an invocation error (a 5xx at the
+//! gateway) or, for a panic, an aborted process.
 
 use base64::Engine as _;
-use integration_tests::fake_persona::{Endpoint as Op, Inquiry, NewTemplate, SeedInquiry, Template};
-use integration_tests::probe::process;
-use integration_tests::rig::{http_api_event, rest_api_event, Answer, Deployment, Rig};
-use integration_tests::runtime_api::InvokeResult;
-use persona_resume::Function::{self, IssueLink, ResumeSession};
 use serde_json::{json, Value};
 
-const USER: &str = "user-abuse-01";
+use crate::assertions::assert_documented;
+use crate::fake_persona::Inquiry;
+use crate::rig::{
+    http_api_event, rest_api_event, Deployment,
+    Function::{self, IssueLink, ResumeSession},
+    Rig,
+};
+use crate::world::World;
 
-struct World {
-    template: Template,
-    mine: Inquiry,
-    theirs: Inquiry,
+/// The user of the hostile requests.
+pub const USER: &str = "user-abuse-01";
+
+/// The hostile world: the user's inquiry and someone else's, on one template.
+pub struct Targets<'r> {
+    pub world: World<'r>,
+    pub mine: Inquiry,
+    pub theirs: Inquiry,
 }
 
-fn world(rig: &Rig) -> World {
-    let template = rig.fake.create_template(NewTemplate::default()).unwrap();
-    let seed = |owner: &str| {
-        rig.fake
-            .seed_inquiry(SeedInquiry {
-                template_id: template.id.clone(),
-                status: Some("pending".into()),
-                reference_id: Some(owner.into()),
-                ..SeedInquiry::default()
-            })
-            .unwrap()
-    };
-    let mine = seed(USER);
-    let theirs = seed("someone-else");
-    World { template, mine, theirs }
+pub fn targets(rig: &Rig) -> Targets<'_> {
+    let world = World::with_user(rig, USER);
+    let mine = world.seed("pending");
+    let theirs = world.seed_for("pending", Some("someone-else"));
+    Targets { world, mine, theirs }
 }
 
 /// One hostile request and what it must get.
-struct Case {
-    name: String,
-    endpoint: Function,
-    event: Value,
+pub struct Case {
+    pub name: String,
+    pub function: Function,
+    pub event: Value,
     /// `Some(status)`: refused with this status, and Persona never hears of it; `None`: a valid request.
-    refused: Option<u16>,
+    pub refused: Option<u16>,
 }
 
-fn case(name: impl Into<String>, endpoint: Function, event: Value, refused: Option<u16>) -> Case {
-    Case { name: name.into(), endpoint, event, refused }
+fn case(name: impl Into<String>, function: Function, event: Value, refused: Option<u16>) -> Case {
+    Case { name: name.into(), function, event, refused }
 }
 
-fn with_body(endpoint: Function, id: &str, body: &str) -> Value {
-    http_api_event(endpoint, Some(id), Some(USER), Some(body))
+fn with_body(function: Function, id: &str, body: &str) -> Value {
+    http_api_event(function, Some(id), Some(USER), Some(body))
 }
 
 fn with_header(mut event: Value, name: &str, value: Value) -> Value {
@@ -76,14 +67,14 @@ fn with_method(mut event: Value, method: &str) -> Value {
     event
 }
 
-fn http_claims(endpoint: Function, id: &str, claims: Value) -> Value {
-    let mut event = http_api_event(endpoint, Some(id), None, None);
+fn http_claims(function: Function, id: &str, claims: Value) -> Value {
+    let mut event = http_api_event(function, Some(id), None, None);
     event["requestContext"]["authorizer"] = json!({"jwt": {"claims": claims, "scopes": null}});
     event
 }
 
-fn rest_claims(endpoint: Function, id: &str, claims: Value) -> Value {
-    let mut event = rest_api_event(endpoint, Some(id), None, None);
+fn rest_claims(function: Function, id: &str, claims: Value) -> Value {
+    let mut event = rest_api_event(function, Some(id), None, None);
     event["requestContext"]["authorizer"] = json!({"claims": claims});
     event
 }
@@ -93,7 +84,7 @@ fn b64(text: &[u8]) -> String {
 }
 
 /// Every hostile request of the list (the in-process run sends them all; the binaries a selection).
-fn cases(w: &World) -> Vec<Case> {
+pub fn cases(w: &Targets) -> Vec<Case> {
     let mine = w.mine.id.as_str();
     let mut cases = Vec::new();
 
@@ -284,32 +275,13 @@ fn cases(w: &World) -> Vec<Case> {
     cases
 }
 
-fn assert_documented(answer: &Answer, name: &str) {
-    assert!(answer.status < 500, "{name}: {} {}", answer.status, answer.body);
-    assert_eq!(answer.header("cache-control"), Some("no-store"), "{name}");
-    if answer.status != 200 {
-        assert_eq!(answer.header("content-type"), Some("application/problem+json"), "{name}");
-        let code = answer.body["code"].as_str().unwrap_or_default();
-        assert_eq!(answer.body["type"], format!("urn:persona-resume:problem:{code}"), "{name}");
-        assert_eq!(answer.body["status"], answer.status, "{name}");
-        if answer.status == 405 {
-            assert_eq!(answer.header("allow"), Some("POST"), "{name}");
-        }
-    }
-    // Never echo a hostile id or header back.
-    let text = answer.body.to_string();
-    for echo in ["..", "\\u0000", "script", "x-injected", "hhhhhhhh", "evil"] {
-        assert!(!text.contains(echo), "{name}: echoed {echo:?}: {text}");
-    }
-}
-
 /// Runs every case; each must end in its documented answer, and refused ones must not reach Persona.
-async fn run(rig: &Rig, functions: &Deployment, cases: Vec<Case>) -> usize {
+pub async fn run(rig: &Rig, functions: &Deployment, cases: Vec<Case>) -> usize {
     let count = cases.len();
-    for Case { name, endpoint, event, refused } in cases {
+    for Case { name, function, event, refused } in cases {
         let before = rig.fake.requests().len();
         let answer =
-            functions.try_call(endpoint, event).await.unwrap_or_else(|e| panic!("{name}: no HTTP answer: {e}"));
+            functions.try_call(function, event).await.unwrap_or_else(|e| panic!("{name}: no HTTP answer: {e}"));
         assert_documented(&answer, &name);
         let sent = rig.fake.requests().len() - before;
         match refused {
@@ -324,104 +296,4 @@ async fn run(rig: &Rig, functions: &Deployment, cases: Vec<Case>) -> usize {
         }
     }
     count
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_requests_in_process() {
-    let rig = Rig::in_process();
-    let w = world(&rig);
-    let functions = rig.deploy(&[]).await.unwrap();
-    let count = run(&rig, &functions, cases(&w)).await;
-    eprintln!("{count} hostile requests, none answered 5xx");
-
-    another_users_inquiry_is_indistinguishable_from_a_missing_one(&rig, &functions, &w).await;
-    unicode_owners_are_owners(&rig, &w).await;
-    rig.fake.assert_no_violations();
-}
-
-async fn another_users_inquiry_is_indistinguishable_from_a_missing_one(rig: &Rig, functions: &Deployment, w: &World) {
-    let before = rig.fake.requests().len();
-    for endpoint in [IssueLink, ResumeSession] {
-        let stranger = functions.call(endpoint, http_api_event(endpoint, Some(&w.theirs.id), Some(USER), None)).await;
-        let missing =
-            functions.call(endpoint, http_api_event(endpoint, Some("inq_NoSuchInquiry42"), Some(USER), None)).await;
-        let rest =
-            functions.call(endpoint, rest_api_event(endpoint, Some(&w.theirs.id), Some(json!(USER)), None)).await;
-        for answer in [&stranger, &missing, &rest] {
-            assert_eq!(answer.status, 404, "{}", answer.body);
-            assert_eq!(answer.body["code"], "inquiry_not_found");
-        }
-        let without_id = |answer: &Answer| {
-            let mut body = answer.body.clone();
-            body.as_object_mut().unwrap().remove("inquiry_id");
-            (body, answer.headers.clone())
-        };
-        assert_eq!(without_id(&stranger), without_id(&missing), "the same body and headers");
-        assert_eq!(without_id(&stranger), without_id(&rest));
-        assert_eq!(stranger.str("inquiry_id"), Some(w.theirs.id.as_str()), "only the id the caller sent is echoed");
-    }
-    // Only GETs were made for the other user's inquiry: nothing was handed out.
-    let ops: Vec<Option<Op>> = rig.fake.requests()[before..].iter().map(|r| r.endpoint).collect();
-    assert!(ops.iter().all(|op| *op == Some(Op::Get)), "{ops:?}");
-}
-
-async fn unicode_owners_are_owners(rig: &Rig, w: &World) {
-    let owner = "用户-Zoë-✓ /?#%";
-    let inquiry = rig
-        .fake
-        .seed_inquiry(SeedInquiry {
-            template_id: w.template.id.clone(),
-            status: Some("pending".into()),
-            reference_id: Some(owner.into()),
-            ..SeedInquiry::default()
-        })
-        .unwrap();
-    let functions = rig.deploy(&[("PERSONA_INQUIRY_TEMPLATE_ID", &w.template.id)]).await.unwrap();
-    let answer =
-        functions.call(ResumeSession, http_api_event(ResumeSession, Some(&inquiry.id), Some(owner), None)).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    let answer =
-        functions.call(IssueLink, rest_api_event(IssueLink, Some(&inquiry.id), Some(json!(owner)), None)).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    // `/me` with a unicode owner: the list filter and the create key are encoded, one inquiry results.
-    let newcomer = "новый-пользователь ✓&filter[status]=approved";
-    for endpoint in [ResumeSession, IssueLink, ResumeSession] {
-        let answer = functions.call(endpoint, http_api_event(endpoint, None, Some(newcomer), None)).await;
-        assert_eq!(answer.status, 200, "{}", answer.body);
-    }
-    let theirs = rig.fake.inquiries().into_iter().filter(|i| i.reference_id.as_deref() == Some(newcomer)).count();
-    assert_eq!(theirs, 1);
-}
-
-/// The raw events on the release binaries: every one answered over HTTP (no invocation error, no crash), the
-/// processes still alive afterwards.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn hostile_raw_events_on_the_release_binaries() {
-    let rig = Rig::binaries(false).await.expect("rig (build the release binaries first)");
-    let w = world(&rig);
-    let functions = rig.deploy(&[]).await.unwrap();
-    let selected: Vec<Case> = cases(&w)
-        .into_iter()
-        .filter(|c| {
-            ["claim", "base64", "header", "host", "query", "NUL", "\\0", "1 MiB", "10,000", "REST id", "method GET"]
-                .iter()
-                .any(|needle| c.name.contains(needle))
-        })
-        .collect();
-    assert!(selected.len() > 30, "{}", selected.len());
-    let count = run(&rig, &functions, selected).await;
-    eprintln!("{count} hostile raw events on the release binaries, none answered 5xx");
-
-    // Events that are not API Gateway events at all: an invocation error, never a crash.
-    for endpoint in [IssueLink, ResumeSession] {
-        let outcome =
-            process(&functions, endpoint).invoke(json!({"hello": "world"}), Duration::from_secs(5)).await.unwrap();
-        assert!(matches!(outcome.result, InvokeResult::Error(_)), "{:?}", outcome.result);
-    }
-    for endpoint in [IssueLink, ResumeSession] {
-        assert!(process(&functions, endpoint).exit_status().is_none(), "{} is still running", endpoint.function_name());
-        let answer = functions.call(endpoint, http_api_event(endpoint, Some(&w.mine.id), Some(USER), None)).await;
-        assert_eq!(answer.status, 200, "{}", answer.body);
-    }
-    rig.fake.assert_no_violations();
 }

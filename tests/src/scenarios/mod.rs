@@ -1,0 +1,67 @@
+//! Behaviour scenarios, written once against the contract of design.md and run as individually named tests on
+//! both rigs: in-process (fast, `tests/tests/in_process`) and the release binaries behind the Runtime API, moto and
+//! Prism, once per Persona API version (`tests/tests/binaries`). [`for_each_scenario!`] is the list; each entry
+//! names a scenario and what Prism may report while it runs ([`Upstream`]). Each scenario plants its own world.
+//!
+//! `cargo test -p integration-tests outdated_inquiry` runs one scenario on every rig.
+
+mod faults;
+mod recreate;
+mod refusals;
+mod resume;
+mod returning;
+
+pub use faults::*;
+pub use recreate::*;
+pub use refusals::*;
+pub use resume::*;
+pub use returning::*;
+
+use crate::rig::{ApiVersion, Rig, Upstream};
+
+pub type ScenarioFuture<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>;
+pub type Scenario = for<'a> fn(&'a Rig) -> ScenarioFuture<'a>;
+
+/// Calls `$test!(name, Upstream variant)` for every scenario. `InjectsFaults`: the scenario injects answers outside
+/// Persona's contract on purpose (Prism's upstream-error lines are exempt, and the 2023-01-05 pass leaves it out).
+#[macro_export]
+macro_rules! for_each_scenario {
+    ($test:ident) => {
+        $test!(pending_current_inquiry_is_resumed, Contract);
+        $test!(created_inquiry, Contract);
+        $test!(expired_inquiry_is_resumed_then_linked, Contract);
+        $test!(outdated_inquiry_is_recreated_exactly_once, Contract);
+        $test!(recreate_without_reference_id_converges_by_key, Contract);
+        $test!(superseded_inquiry_is_expired_when_asked, InjectsFaults);
+        $test!(template_check_unavailable, Contract);
+        $test!(finished_and_redacted_inquiries_are_refused, Contract);
+        $test!(only_the_owner_gets_access, Contract);
+        $test!(bad_requests_never_reach_persona, Contract);
+        $test!(returning_users_without_an_inquiry_id, Contract);
+        $test!(persona_faults_end_in_documented_answers, InjectsFaults);
+        // design.md *Recreate* and *Idempotency keys* (issue #11).
+        $test!(finished_replacement_is_refused_on_the_old_id, Contract);
+        $test!(a_changed_redirect_uri_starts_a_fresh_key, InjectsFaults);
+        $test!(stored_5xx_on_create_never_lock_a_user_out, InjectsFaults);
+    };
+}
+
+/// One scenario on the in-process rig (a fake of its own).
+pub async fn run_in_process(name: &str, scenario: Scenario) {
+    let rig = Rig::in_process();
+    scenario(&rig).await;
+    finish(&rig, name, Upstream::Contract).await;
+}
+
+/// One scenario on the shared release-binaries rig of `version`; skipped (with the reason) when the tools are not
+/// installed outside CI.
+pub async fn run_on_binaries(version: ApiVersion, name: &str, upstream: Upstream, scenario: Scenario) {
+    let Some(rig) = Rig::binaries(version, name).await else { return };
+    scenario(&rig).await;
+    finish(&rig, name, upstream).await;
+}
+
+async fn finish(rig: &Rig, name: &str, upstream: Upstream) {
+    rig.finish(name, upstream).await;
+    assert!(rig.answers_checked() > 0, "{name}: no answer was checked against openapi.yaml: is the rig recording?");
+}

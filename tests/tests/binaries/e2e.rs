@@ -1,0 +1,92 @@
+//! End to end beyond the scenarios: what only the release binaries can show — their logs, a key rotated in
+//! Secrets Manager, and a cold start that fails on bad configuration.
+
+use std::time::Duration;
+
+use integration_tests::fake_persona::DEFAULT_API_KEY;
+use integration_tests::paths::release_binary;
+use integration_tests::rig::{ApiVersion, Function, Rig, Upstream};
+use integration_tests::runtime_api::{FunctionOptions, FunctionProcess};
+use integration_tests::world::World;
+
+/// One JSON object per line, an invocation line per call, and never a key, token or link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_carry_no_credentials() {
+    let Some(rig) = Rig::binaries(ApiVersion::V2025_12_08, "logs_carry_no_credentials").await else { return };
+    let functions = rig.deploy(&[]).await.unwrap();
+    let w = World::with_user(&rig, "log-user");
+    let inquiry = w.seed("pending");
+    let link = w.link(&functions, &inquiry.id).await;
+    let session = w.session(&functions, &inquiry.id).await;
+    let credentials = [
+        DEFAULT_API_KEY.to_owned(),
+        link.str("one_time_link").unwrap().to_owned(),
+        link.str("one_time_link_short").unwrap().to_owned(),
+        session.str("session_token").unwrap().to_owned(),
+    ];
+    for function in [Function::IssueLink, Function::ResumeSession] {
+        let process = functions.process(function).expect("the release binaries");
+        let stdout = process.stdout_lines();
+        let stderr = process.stderr_lines();
+        for line in &stdout {
+            serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
+        }
+        let invocation = process
+            .json_logs()
+            .into_iter()
+            .find(|l| l["message"] == "invocation")
+            .expect("one invocation line per call");
+        assert_eq!(invocation["status"], 200);
+        assert!(invocation["persona_request_ids"].as_str().is_some_and(|ids| ids.contains("req_")), "{invocation}");
+        for credential in &credentials {
+            for line in stdout.iter().chain(&stderr) {
+                assert!(!line.contains(credential.as_str()), "a credential reached the logs: {line}");
+            }
+        }
+    }
+    rig.finish("logs_carry_no_credentials", Upstream::Contract).await;
+}
+
+/// The key is rotated in Secrets Manager and Persona stops accepting the old one: the next call re-reads the
+/// secret after the 401 and succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_key_is_picked_up() {
+    let Some(rig) = Rig::binaries(ApiVersion::V2025_12_08, "a_rotated_key_is_picked_up").await else { return };
+    let functions = rig.deploy(&[]).await.unwrap();
+    let w = World::with_user(&rig, "rotating-user");
+    let inquiry = w.seed("pending");
+    assert_eq!(w.session(&functions, &inquiry.id).await.status, 200);
+
+    let rotated = "persona_sandbox_rotated_key_0002";
+    rig.put_api_key_secret(rotated).await.unwrap();
+    rig.fake.set_api_keys([rotated]);
+    let answer = w.session(&functions, &inquiry.id).await;
+    rig.fake.set_api_keys([DEFAULT_API_KEY]);
+    rig.put_api_key_secret(DEFAULT_API_KEY).await.unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    // The old key's 401 is Persona's documented answer, not a problem.
+    rig.finish("a_rotated_key_is_picked_up", Upstream::Contract).await;
+}
+
+/// A bad value fails the cold start with a message naming the variable (and the process never asks for events).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_configuration_fails_the_cold_start() {
+    let name = "bad_configuration_fails_the_cold_start";
+    let Some(rig) = Rig::binaries(ApiVersion::V2025_12_08, name).await else { return };
+    for (variable, value) in [("AUTH_MODE", "none"), ("LINK_EXPIRES_IN_SECONDS", "10"), ("EXPIRE_SUPERSEDED", "yes")] {
+        let mut env = rig.function_env();
+        env.push((variable.into(), value.into()));
+        let options = FunctionOptions::new(release_binary("issue-link").unwrap()).envs(env);
+        let process = FunctionProcess::spawn_with(options).await.unwrap();
+        let failure = process.init_failure(Duration::from_secs(15)).await.unwrap();
+        assert!(failure.mentions(variable), "{variable}: {failure:?}");
+    }
+    // A secret that doesn't exist fails too, naming it.
+    let mut env = rig.function_env();
+    env.push(("PERSONA_API_KEY_SECRET_ID".into(), "persona-resume/no-such-secret".into()));
+    let options = FunctionOptions::new(release_binary("resume-session").unwrap()).envs(env);
+    let process = FunctionProcess::spawn_with(options).await.unwrap();
+    let failure = process.init_failure(Duration::from_secs(15)).await.unwrap();
+    assert!(failure.mentions("persona-resume/no-such-secret"), "{failure:?}");
+    rig.finish(name, Upstream::Contract).await;
+}

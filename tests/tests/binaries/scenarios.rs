@@ -1,0 +1,37 @@
+//! Every scenario of `integration_tests::scenarios` on the release binaries through Prism, once per Persona API
+//! version: 2025-12-08 all of them, 2023-01-05 those within Persona's contract (the fault scenarios exercise the
+//! same code whatever the version, and CI time is kept in check).
+
+macro_rules! on_binaries {
+    ($version:ident, $name:ident, $upstream:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            integration_tests::scenarios::run_on_binaries(
+                integration_tests::rig::ApiVersion::$version,
+                concat!(stringify!($version), "::", stringify!($name)),
+                integration_tests::rig::Upstream::$upstream,
+                |rig| Box::pin(integration_tests::scenarios::$name(rig)),
+            )
+            .await;
+        }
+    };
+}
+
+mod v2025_12_08 {
+    macro_rules! every_scenario {
+        ($name:ident, $upstream:ident) => {
+            on_binaries!(V2025_12_08, $name, $upstream);
+        };
+    }
+    integration_tests::for_each_scenario!(every_scenario);
+}
+
+mod v2023_01_05 {
+    macro_rules! within_the_contract {
+        ($name:ident, InjectsFaults) => {};
+        ($name:ident, Contract) => {
+            on_binaries!(V2023_01_05, $name, Contract);
+        };
+    }
+    integration_tests::for_each_scenario!(within_the_contract);
+}
