@@ -18,6 +18,7 @@ use crate::persona::model::{
     OneTimeLinkDocument, OneTimeLinkRequest, OneTimeLinkRequestMeta, ResumeDocument,
 };
 use crate::persona::operation::Operation;
+use crate::persona::preconnect::PreDial;
 use crate::persona::retry::RetryPolicy;
 use crate::persona::transport::parse;
 
@@ -54,13 +55,18 @@ pub struct PersonaClient {
 
 impl PersonaClient {
     pub fn new(base_url: &Url, persona_version: &str, keys: KeyStore, retry: RetryPolicy) -> Result<Self, String> {
-        Self::with_http(Self::http_client()?, base_url, persona_version, keys, retry)
+        Self::with_http(Self::http_client(None)?, base_url, persona_version, keys, retry)
     }
 
     /// The HTTP client alone: the costly part of [`PersonaClient::new`] (it reads and parses the platform's root
     /// certificates), and blocking, so a cold start can build it on a blocking thread while the secret is read.
-    pub fn http_client() -> Result<reqwest::Client, String> {
-        reqwest::Client::builder()
+    /// With a [`PreDial`], its connector can open the first connection during init (`preconnect.rs`).
+    pub fn http_client(predial: Option<&PreDial>) -> Result<reqwest::Client, String> {
+        let builder = match predial {
+            Some(predial) => reqwest::Client::builder().connector_layer(predial.layer()),
+            None => reqwest::Client::builder(),
+        };
+        builder
             .user_agent(USER_AGENT)
             .connect_timeout(Duration::from_secs(3))
             // Persona closes idle connections; Lambda may freeze us for longer. A stale connection shows up as a

@@ -11,5 +11,6 @@ mod e2e;
 mod faults;
 mod hostile;
 mod moto;
+mod predial;
 mod prism;
 mod scenarios;

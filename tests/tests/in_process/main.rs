@@ -5,5 +5,4 @@ mod config_defaults;
 mod dev_gateway;
 mod events;
 mod hostile;
-mod runtime_api;
 mod scenarios;
