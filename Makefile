@@ -17,7 +17,7 @@ test:   ## everything CI checks: formatting, clippy, unit, scenario, end-to-end,
 	./scripts/test.sh
 
 bench:  ## cold start, latency, memory and size against two floors (bench/results.md)
-	cargo run --profile rig -p integration-tests --bin bench
+	cargo run --profile rig -p bench --bin bench
 
 .PHONY: check
 check:  ## the fast inner loop: formatting, clippy, the library's tests and the in-process rig tests

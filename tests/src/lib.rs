@@ -14,4 +14,5 @@ pub mod process;
 pub mod rig;
 pub mod runtime_api;
 pub mod scenarios;
+pub mod tls;
 pub mod world;

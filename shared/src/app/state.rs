@@ -6,6 +6,7 @@ use thiserror::Error;
 
 use crate::ops::config::{Config, ConfigError};
 use crate::ops::secrets::{KeyStore, SecretError};
+use crate::persona::preconnect::{PreDial, DIAL_BUDGET};
 use crate::persona::retry::RetryPolicy;
 use crate::persona::PersonaClient;
 
@@ -37,14 +38,25 @@ impl AppState {
         Self::from_config(Config::from_env()?).await
     }
 
-    /// The secret read (network) and the HTTP client build (root certificates from disk, parsed: CPU) don't
-    /// depend on each other, so they overlap: the client is built on a blocking thread meanwhile.
+    /// The secret read (network) and the HTTP client (root certificates from disk, parsed: CPU; then DNS, TCP and
+    /// TLS to Persona: `persona/preconnect.rs`) don't depend on each other, so they overlap: the client is built on
+    /// a blocking thread and dials Persona while the secret is read. A dial that fails or runs past its budget
+    /// only means the first call dials, as it would without it.
     pub async fn from_config(config: Config) -> Result<Self, StartupError> {
-        let http = tokio::task::spawn_blocking(PersonaClient::http_client);
-        let keys = KeyStore::load(&config.api_key_source).await?;
-        let http = http.await.map_err(|e| StartupError::Client(format!("could not build the HTTP client: {e}")))?;
+        let predial = PreDial::new();
+        let layer = predial.clone();
+        let http = tokio::task::spawn_blocking(move || PersonaClient::http_client(Some(&layer)));
+        let connect = async {
+            let http = http.await.map_err(|e| StartupError::Client(format!("could not build the HTTP client: {e}")))?;
+            let http = http.map_err(StartupError::Client)?;
+            predial.dial(&http, &config.persona_api_base_url, DIAL_BUDGET).await;
+            Ok::<_, StartupError>(http)
+        };
+        let (keys, http) = tokio::join!(KeyStore::load(&config.api_key_source), connect);
+        // A bad secret is reported first, as before the overlap.
+        let keys = keys?;
         let persona = PersonaClient::with_http(
-            http.map_err(StartupError::Client)?,
+            http?,
             &config.persona_api_base_url,
             &config.persona_version,
             keys,

@@ -7,6 +7,7 @@ use reqwest::header::HeaderValue;
 use reqwest::Method;
 use url::Url;
 
+use crate::app::port::PersonaPort;
 use crate::domain::ids::{AccountId, InquiryId};
 use crate::ops::secrets::KeyStore;
 use crate::persona::calls::Invocation;
@@ -17,6 +18,7 @@ use crate::persona::model::{
     OneTimeLinkDocument, OneTimeLinkRequest, OneTimeLinkRequestMeta, ResumeDocument,
 };
 use crate::persona::operation::Operation;
+use crate::persona::preconnect::PreDial;
 use crate::persona::retry::RetryPolicy;
 use crate::persona::transport::parse;
 
@@ -38,6 +40,9 @@ pub struct ListFilter<'a> {
 /// Every account read asks for the reference id only: the functions never receive a user's personal fields.
 const ACCOUNT_FIELDS: (&str, &str) = ("fields[account]", "reference-id");
 
+/// Page size of account lookups: a company's user has one account, rarely a few.
+const ACCOUNT_PAGE_SIZE: u8 = 10;
+
 /// The transport (`send`, in `transport.rs`) reads these fields too.
 pub struct PersonaClient {
     pub(super) http: reqwest::Client,
@@ -50,13 +55,18 @@ pub struct PersonaClient {
 
 impl PersonaClient {
     pub fn new(base_url: &Url, persona_version: &str, keys: KeyStore, retry: RetryPolicy) -> Result<Self, String> {
-        Self::with_http(Self::http_client()?, base_url, persona_version, keys, retry)
+        Self::with_http(Self::http_client(None)?, base_url, persona_version, keys, retry)
     }
 
     /// The HTTP client alone: the costly part of [`PersonaClient::new`] (it reads and parses the platform's root
     /// certificates), and blocking, so a cold start can build it on a blocking thread while the secret is read.
-    pub fn http_client() -> Result<reqwest::Client, String> {
-        reqwest::Client::builder()
+    /// With a [`PreDial`], its connector can open the first connection during init (`preconnect.rs`).
+    pub fn http_client(predial: Option<&PreDial>) -> Result<reqwest::Client, String> {
+        let builder = match predial {
+            Some(predial) => reqwest::Client::builder().connector_layer(predial.layer()),
+            None => reqwest::Client::builder(),
+        };
+        builder
             .user_agent(USER_AGENT)
             .connect_timeout(Duration::from_secs(3))
             // Persona closes idle connections; Lambda may freeze us for longer. A stale connection shows up as a
@@ -92,10 +102,13 @@ impl PersonaClient {
         url.path_segments_mut().expect("validated http(s) base URL").pop_if_empty().extend(segments);
         url
     }
+}
 
+/// The endpoints, as the service's port: the only way in, so the service and its tests' double see one API.
+impl PersonaPort for PersonaClient {
     /// `GET /inquiries/{id}?include=inquiry-template,account&fields[account]=reference-id`: the template (for the
     /// latest published version) and the account's reference id (for ownership) in the same call.
-    pub async fn get_inquiry(
+    async fn get_inquiry(
         &self,
         inv: &mut Invocation,
         inquiry_id: &InquiryId,
@@ -109,7 +122,7 @@ impl PersonaClient {
     }
 
     /// `GET /inquiries` with filters, newest first (one page).
-    pub async fn list_inquiries(
+    async fn list_inquiries(
         &self,
         inv: &mut Invocation,
         filter: &ListFilter<'_>,
@@ -137,23 +150,22 @@ impl PersonaClient {
     }
 
     /// `GET /accounts?filter[reference-id]=…&fields[account]=reference-id` (one page).
-    pub async fn list_accounts(
+    async fn list_accounts(
         &self,
         inv: &mut Invocation,
         reference_id: &str,
-        page_size: u8,
     ) -> Result<AccountList, UpstreamError> {
         let mut url = self.url(&["accounts"]);
         url.query_pairs_mut()
             .append_pair("filter[reference-id]", reference_id)
             .append_pair(ACCOUNT_FIELDS.0, ACCOUNT_FIELDS.1)
-            .append_pair("page[size]", &page_size.clamp(1, 100).to_string());
+            .append_pair("page[size]", &ACCOUNT_PAGE_SIZE.to_string());
         let answer = self.send(inv, Operation::ListAccounts, Method::GET, url, None, None).await?;
         parse(Operation::ListAccounts, answer)
     }
 
     /// `GET /accounts/{id}?fields[account]=reference-id`
-    pub async fn get_account(
+    async fn get_account(
         &self,
         inv: &mut Invocation,
         account_id: &AccountId,
@@ -165,7 +177,7 @@ impl PersonaClient {
     }
 
     /// `POST /inquiries/{id}/resume` — no request body (the spec defines none).
-    pub async fn resume(
+    async fn resume(
         &self,
         inv: &mut Invocation,
         inquiry_id: &InquiryId,
@@ -177,7 +189,7 @@ impl PersonaClient {
     }
 
     /// `POST /inquiries/{id}/generate-one-time-link`, with a body only when an expiry is chosen.
-    pub async fn generate_one_time_link(
+    async fn generate_one_time_link(
         &self,
         inv: &mut Invocation,
         inquiry_id: &InquiryId,
@@ -193,7 +205,7 @@ impl PersonaClient {
     }
 
     /// `POST /inquiries`
-    pub async fn create_inquiry(
+    async fn create_inquiry(
         &self,
         inv: &mut Invocation,
         body: &CreateInquiry,
@@ -206,7 +218,7 @@ impl PersonaClient {
     }
 
     /// `POST /inquiries/{id}/expire`
-    pub async fn expire_inquiry(
+    async fn expire_inquiry(
         &self,
         inv: &mut Invocation,
         inquiry_id: &InquiryId,

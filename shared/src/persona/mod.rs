@@ -7,6 +7,7 @@ pub mod error;
 pub mod idempotency;
 pub mod model;
 pub mod operation;
+pub mod preconnect;
 pub mod retry;
 mod transport;
 

@@ -6,9 +6,11 @@
 //! (`integration_tests::rig::Rig::binaries`). Without the tools, outside CI, every test here is skipped with a
 //! message naming what to install.
 
+mod arm64;
 mod e2e;
 mod faults;
 mod hostile;
 mod moto;
+mod predial;
 mod prism;
 mod scenarios;

@@ -101,7 +101,7 @@ pub fn render(
     if let Some(label) = &run.label {
         let _ = writeln!(w, "Variant: **{label}**\n");
     }
-    let _ = writeln!(w, "Command: `cargo run --profile rig -p integration-tests --bin bench`\n");
+    let _ = writeln!(w, "Command: `cargo run --profile rig -p bench --bin bench`\n");
     let _ = writeln!(w, "| machine | |\n|---|---|");
     let _ = writeln!(w, "| date | {} |", command_line("date", &["-u", "+%Y-%m-%d %H:%M:%S UTC"]));
     let _ = writeln!(w, "| nproc | {} |", command_line("nproc", &[]));

@@ -11,7 +11,7 @@ use integration_tests::paths::{release_binary, workspace_root};
 
 /// The two functions, built together as they are deployed (their own feature set, not the test crate's).
 pub const FUNCTIONS: [&str; 2] = ["issue-link", "resume-session"];
-/// The floors, from the test crate, with the same release profile.
+/// The floors, from this crate, with the same release profile.
 pub const FLOORS: [&str; 2] = ["bare-floor", "secret-floor"];
 
 fn cargo() -> String {
@@ -27,7 +27,7 @@ fn run(mut command: Command, what: &str) -> Result<()> {
 }
 
 /// `cargo build --release` of the functions, then of the floors (two invocations: building them together
-/// would unify the test crate's features into the functions).
+/// would unify this crate's and the rig's features into the functions).
 pub fn build_all() -> Result<Duration> {
     let started = Instant::now();
     let mut functions = Command::new(cargo());
@@ -38,7 +38,7 @@ pub fn build_all() -> Result<Duration> {
         "build",
         "--release",
         "-p",
-        "integration-tests",
+        "bench",
         "--bin",
         FLOORS[0],
         "--bin",

@@ -1,7 +1,7 @@
 //! `bench`: is persona-resume fast and small? One command (README, "Benchmark"):
 //!
 //! ```sh
-//! cargo run --profile rig -p integration-tests --bin bench
+//! cargo run --profile rig -p bench --bin bench
 //! ```
 //!
 //! builds both functions and two floors with the release profile — `bare-floor` (a `lambda_http` hello world)
@@ -14,9 +14,16 @@
 //! Flags: `--no-build` (measure what is in `target/release`), `--cold N` (fresh processes per binary, default
 //! 10), `--warm N` (warm invocations per binary, default 1500), `--out PATH`, `--label TEXT` (a note in the
 //! results, e.g. the profile variant being tried).
+//!
+//! Then the Lambda-like mode (`lambda.rs`): Persona over TLS, each process capped at a memory size's CPU share
+//! after its init, with and without the pre-dial, into `bench/results-lambda.md` (`--lambda-out PATH`).
+//! `--mode existing|lambda|all` (default all), `--lambda-rounds N` (fresh processes per row, default 5),
+//! `--lambda-warm N` (warm invocations per process, default 40). The Lambda-like mode needs root and cgroup v1's
+//! `cpu` controller (`/sys/fs/cgroup/cpu`).
 
 mod build;
 mod calls;
+mod lambda;
 mod measure;
 mod report;
 
@@ -40,11 +47,26 @@ struct Args {
     warm: usize,
     out: PathBuf,
     label: Option<String>,
+    existing: bool,
+    lambda: bool,
+    lambda_rounds: usize,
+    lambda_warm: usize,
+    lambda_out: PathBuf,
 }
 
 fn args() -> Result<Args> {
-    let mut args =
-        Args { build: true, cold: 10, warm: 1500, out: workspace_root().join("bench/results.md"), label: None };
+    let mut args = Args {
+        build: true,
+        cold: 10,
+        warm: 1500,
+        out: workspace_root().join("bench/results.md"),
+        label: None,
+        existing: true,
+        lambda: true,
+        lambda_rounds: 5,
+        lambda_warm: 40,
+        lambda_out: workspace_root().join("bench/results-lambda.md"),
+    };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
@@ -54,8 +76,23 @@ fn args() -> Result<Args> {
             "--warm" => args.warm = value("--warm")?.parse::<usize>()?.max(1),
             "--out" => args.out = PathBuf::from(value("--out")?),
             "--label" => args.label = Some(value("--label")?),
+            "--mode" => {
+                let mode = value("--mode")?;
+                (args.existing, args.lambda) = match mode.as_str() {
+                    "all" => (true, true),
+                    "existing" => (true, false),
+                    "lambda" => (false, true),
+                    other => return Err(format!("--mode {other:?}: all, existing or lambda").into()),
+                };
+            }
+            "--lambda-rounds" => args.lambda_rounds = value("--lambda-rounds")?.parse::<usize>()?.max(1),
+            "--lambda-warm" => args.lambda_warm = value("--lambda-warm")?.parse::<usize>()?.max(1),
+            "--lambda-out" => args.lambda_out = PathBuf::from(value("--lambda-out")?),
             "-h" | "--help" => {
-                println!("usage: bench [--no-build] [--cold N] [--warm N] [--out PATH] [--label TEXT]");
+                println!(
+                    "usage: bench [--no-build] [--cold N] [--warm N] [--out PATH] [--label TEXT] \
+                     [--mode all|existing|lambda] [--lambda-rounds N] [--lambda-warm N] [--lambda-out PATH]"
+                );
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?} (try --help)").into()),
@@ -73,7 +110,10 @@ async fn main() -> Result<()> {
 
     let scratch = std::env::temp_dir().join(format!("persona-resume-bench-{}", std::process::id()));
     let names = [build::FUNCTIONS[0], build::FUNCTIONS[1], build::FLOORS[0], build::FLOORS[1]];
-    let artifacts = names.iter().map(|name| build::measure(name, &scratch)).collect::<Result<Vec<_>>>()?;
+    let artifacts = match args.existing {
+        true => names.iter().map(|name| build::measure(name, &scratch)).collect::<Result<Vec<_>>>()?,
+        false => Vec::new(),
+    };
     let _ = std::fs::remove_dir_all(&scratch);
 
     eprintln!("bench: starting moto and the fake Persona");
@@ -101,6 +141,13 @@ async fn main() -> Result<()> {
         let extra = extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
         Ok(FunctionOptions::new(release_binary(name)?).function_name(name).envs(env.clone()).envs(extra))
     };
+    if args.lambda {
+        lambda_like(&args, &fake, &env, &pending, owner).await?;
+    }
+    if !args.existing {
+        return Ok(());
+    }
+
     let subject = |name: &str, endpoint: Function, calls_persona: bool| -> Result<Subject<'_>> {
         let pending = &pending;
         Ok(Subject {
@@ -159,5 +206,54 @@ async fn main() -> Result<()> {
     std::fs::write(&args.out, &text)?;
     eprintln!("bench: written to {} in {:.0?}", args.out.display(), started.elapsed());
     drop(kept);
+    Ok(())
+}
+
+/// The Lambda-like mode: both functions, per memory size, with and without the pre-dial.
+async fn lambda_like(
+    args: &Args,
+    fake: &FakePersona,
+    env: &[(String, String)],
+    pending: &dyn Fn() -> Result<String>,
+    owner: &str,
+) -> Result<()> {
+    // Without root or cgroup v1's cpu controller, `--mode all` still runs the existing mode.
+    if let (Err(error), true) = (lambda::CpuCap::for_memory(lambda::MEMORY_SIZES[0]), args.existing) {
+        eprintln!("bench: NOTE: skipping the Lambda-like mode: {error}");
+        return Ok(());
+    }
+    let load_before = report::loadavg();
+    let front = lambda::tls_front(fake)?;
+    let base_url = front.url_for(&fake.base_url())?;
+    let mut rows = Vec::new();
+    for memory_mb in lambda::MEMORY_SIZES {
+        let cap = lambda::CpuCap::for_memory(memory_mb)?;
+        for (name, function) in
+            [(build::FUNCTIONS[0], Function::IssueLink), (build::FUNCTIONS[1], Function::ResumeSession)]
+        {
+            for predial in [true, false] {
+                let event = move || -> Result<serde_json::Value> {
+                    Ok(http_api_event(function, Some(&pending()?), Some(owner), None))
+                };
+                let mut options = FunctionOptions::new(release_binary(name)?)
+                    .function_name(name)
+                    .memory_mb(memory_mb)
+                    .envs(env.iter().cloned())
+                    .env("PERSONA_API_BASE_URL", base_url.clone())
+                    .env("SSL_CERT_FILE", front.ca_file().display().to_string());
+                if !predial {
+                    options = options.env(persona_resume::persona::preconnect::BENCH_OFF_VARIABLE, "1");
+                }
+                let subject = lambda::Subject { name: name.to_owned(), options, event: &event };
+                eprintln!("bench: lambda-like {memory_mb} MB, {name}, pre-dial {}", if predial { "on" } else { "off" });
+                let figures = lambda::measure(&subject, &cap, args.lambda_rounds, args.lambda_warm).await?;
+                rows.push(lambda::Row { memory_mb, quota_us: cap.quota_us(), name: name.to_owned(), predial, figures });
+            }
+        }
+    }
+    let text = lambda::render(&rows, args.lambda_rounds, args.lambda_warm, &load_before, &report::loadavg());
+    println!("{text}");
+    std::fs::write(&args.lambda_out, &text)?;
+    eprintln!("bench: written to {}", args.lambda_out.display());
     Ok(())
 }
