@@ -8,13 +8,21 @@
 //! - [`lambda`]: API Gateway in and out — event parsing, request rules, answers, problems, the handler.
 //! - [`ops`]: configuration, the API key from Secrets Manager, logs and metrics.
 //!
-//! Each function's `main.rs` is one line: [`serve`] with its [`Function`].
+//! Each function's `main.rs` is one line: [`serve`] with its [`Function`]. That, with [`AppState`] and
+//! [`StartupError`], is the public surface; the layers are public only with the `testing` feature, for the test
+//! rig, the fuzz targets and the benchmark (`persona-resume = { features = ["testing"] }`).
 
-pub mod app;
-pub mod domain;
-pub mod lambda;
-pub mod ops;
-pub mod persona;
+/// A layer: private to the binaries, public to the rig with the `testing` feature.
+macro_rules! layer {
+    ($($name:ident),*) => {$(
+        #[cfg(feature = "testing")]
+        pub mod $name;
+        #[cfg(not(feature = "testing"))]
+        mod $name;
+    )*};
+}
+
+layer!(app, domain, lambda, ops, persona);
 
 pub use app::service::Function;
 pub use app::state::{AppState, StartupError};

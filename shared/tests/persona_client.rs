@@ -50,7 +50,8 @@ async fn get_inquiry_is_authenticated_versioned_and_includes_the_template() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/api/v1/inquiries/inq_1"))
-        .and(query_param("include", "inquiry-template"))
+        .and(query_param("include", "inquiry-template,account"))
+        .and(query_param("fields[account]", "reference-id"))
         .and(header("authorization", format!("Bearer {API_KEY}").as_str()))
         .and(header("persona-version", "2025-12-08"))
         .respond_with(persona_json(inquiry_document(inquiry("inq_1", "pending", Some("u1"), "itmplv_1"), "itmplv_2")))
@@ -62,7 +63,7 @@ async fn get_inquiry_is_authenticated_versioned_and_includes_the_template() {
     let mut inv = invocation(Duration::from_secs(5));
     let doc = state.persona.get_inquiry(&mut inv, &id("inq_1")).await.unwrap();
     assert_eq!(doc.data.status(), &InquiryStatus::Pending);
-    assert_eq!(doc.latest_published_version_id(), Some("itmplv_2"));
+    assert_eq!(doc.latest_published_version_id().as_deref(), Some("itmplv_2"));
     assert_eq!(inv.calls.len(), 1);
     assert_eq!(inv.calls[0].request_id.as_deref(), Some("req_ok"));
     assert!(received(&server).await[0].headers.get("idempotency-key").is_none(), "GETs carry no key");
@@ -105,6 +106,7 @@ async fn list_sends_the_filters() {
                 inquiry_template_id: Some("itmpl_Test1"),
                 statuses: Some("created,pending,expired"),
                 page_size: 10,
+                ..ListFilter::default()
             },
         )
         .await
@@ -178,9 +180,20 @@ async fn link_body_is_sent_only_with_an_expiry() {
 #[tokio::test]
 async fn create_and_expire() {
     let server = MockServer::start().await;
+    let body = CreateInquiry::new(
+        CreateInquiryAttributes {
+            inquiry_template_id: "itmpl_Test1".into(),
+            reference_id: Some("u1".into()),
+            account_id: None,
+            redirect_uri: None,
+        },
+        None,
+    );
+    let keys = KeySequence::recreate(&id("inq_old"), "itmplv_2", &body);
+    assert_eq!(keys.current(), format!("recreate:inq_old:itmplv_2:{}", body.fingerprint()));
     Mock::given(method("POST"))
         .and(path("/inquiries"))
-        .and(header("idempotency-key", "recreate:inq_old:itmplv_2"))
+        .and(header("idempotency-key", keys.current().as_str()))
         .and(body_json(json!({"data": {"attributes": {"inquiry-template-id": "itmpl_Test1", "reference-id": "u1"}},
                               "meta": {"auto-create-inquiry-session": true}})))
         .respond_with(
@@ -199,14 +212,7 @@ async fn create_and_expire() {
         .await;
     let state = state(&server.uri(), &[]);
     let mut inv = invocation(Duration::from_secs(5));
-    let body = CreateInquiry::new(CreateInquiryAttributes {
-        inquiry_template_id: "itmpl_Test1".into(),
-        reference_id: Some("u1".into()),
-        account_id: None,
-        redirect_uri: None,
-    });
-    let created =
-        state.persona.create_inquiry(&mut inv, &body, KeySequence::recreate(&id("inq_old"), "itmplv_2")).await.unwrap();
+    let created = state.persona.create_inquiry(&mut inv, &body, keys).await.unwrap();
     assert_eq!(created.data.id, "inq_new");
     assert_eq!(created.meta.session_token, None, "a missing meta reads as null");
     let expired = state
@@ -376,4 +382,178 @@ async fn a_dead_upstream_is_unavailable_not_a_panic() {
 
 fn id(raw: &str) -> InquiryId {
     InquiryId::parse(raw).expect("a valid inquiry id")
+}
+
+fn create_body() -> CreateInquiry {
+    CreateInquiry::new(
+        CreateInquiryAttributes {
+            inquiry_template_id: "itmpl_Test1".into(),
+            reference_id: Some("u1".into()),
+            account_id: None,
+            redirect_uri: None,
+        },
+        None,
+    )
+}
+
+fn sent_keys(requests: &[Request]) -> Vec<String> {
+    requests.iter().map(|r| r.headers["idempotency-key"].to_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn stored_500s_from_an_incident_do_not_lock_the_user_out() {
+    // An incident stored 500s under the first four keys of the sequence; Persona replays them for 24 h.
+    let server = MockServer::start().await;
+    let base = &format!("recreate:inq_old:itmplv_2:{}", create_body().fingerprint());
+    for key in [base.to_owned(), format!("{base}:2"), format!("{base}:3"), format!("{base}:4")] {
+        Mock::given(method("POST"))
+            .and(header("idempotency-key", key.as_str()))
+            .respond_with(errors(500))
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(header("idempotency-key", format!("{base}:5").as_str()))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .insert_header("Request-Id", "req_201")
+                .set_body_json(json!({"data": inquiry("inq_new", "created", Some("u1"), "itmplv_2")})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let state = state(&server.uri(), &[]);
+    let mut inv = invocation(Duration::from_secs(5));
+    let started = std::time::Instant::now();
+    let created = state
+        .persona
+        .create_inquiry(&mut inv, &create_body(), KeySequence::recreate(&id("inq_old"), "itmplv_2", &create_body()))
+        .await
+        .expect("the fifth key answers fresh");
+    assert_eq!(created.data.id, "inq_new");
+    let requests = received(&server).await;
+    assert_eq!(
+        sent_keys(&requests),
+        [base.to_owned(), format!("{base}:2"), format!("{base}:3"), format!("{base}:4"), format!("{base}:5")]
+    );
+    assert_eq!(inv.calls.iter().filter(|c| c.status == Some(201)).count(), 1, "exactly one create");
+    // Replays cost no waiting: the walk is as fast as the five requests.
+    assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_walk_over_stored_500s_is_bounded_by_the_invocation_budget() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(errors(500)).mount(&server).await;
+    let state = state(&server.uri(), &[]);
+    let mut inv = invocation(Duration::from_secs(5));
+    let error = state
+        .persona
+        .create_inquiry(&mut inv, &create_body(), KeySequence::recreate(&id("inq_old"), "itmplv_2", &create_body()))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, UpstreamError::Unavailable { .. }), "{error:?}");
+    assert_eq!(inv.calls.len(), fast_retry().max_requests_per_invocation);
+    let keys = sent_keys(&received(&server).await);
+    assert_eq!(keys.iter().collect::<std::collections::HashSet<_>>().len(), keys.len(), "every request a new key");
+}
+
+#[tokio::test]
+async fn a_rate_limit_reset_is_clamped_before_it_becomes_retry_after() {
+    let limited = errors(429).insert_header("RateLimit-Reset", "9999999").insert_header("RateLimit-Remaining", "0");
+    let (error, calls) = one_failing_call(limited).await;
+    assert_eq!(error, UpstreamError::RateLimited { retry_after_seconds: 3600, request_id: Some("req_429".into()) });
+    assert_eq!(calls, 1);
+}
+
+#[tokio::test]
+async fn a_quota_403_is_a_persona_error_not_a_key_failure() {
+    let quota = ResponseTemplate::new(403).insert_header("Request-Id", "req_403").set_body_json(json!({"errors": [
+        {"title": "Quota exceeded", "details": "You have hit your create_verification quota limit of 300 requests."}
+    ]}));
+    let (error, calls) = one_failing_call(quota).await;
+    let UpstreamError::Unavailable { detail, request_id } = &error else { panic!("{error:?}") };
+    assert!(detail.contains("quota"), "{detail}");
+    assert!(!detail.contains("create_verification"), "Persona's text is not copied: {detail}");
+    assert_eq!(request_id.as_deref(), Some("req_403"));
+    assert_eq!(calls, 1);
+}
+
+/// A valid inquiry document padded past the 1 MiB cap.
+fn huge_document() -> String {
+    let mut doc = inquiry_document(inquiry("inq_1", "pending", None, "v"), "v");
+    doc["data"]["attributes"]["note"] = json!("x".repeat(2 << 20));
+    doc.to_string()
+}
+
+#[tokio::test]
+async fn an_answer_over_one_mib_is_malformed_not_buffered() {
+    let big = ResponseTemplate::new(200).insert_header("Request-Id", "req_big").set_body_string(huge_document());
+    let (error, calls) = one_failing_call(big).await;
+    let UpstreamError::Malformed { detail, request_id } = &error else { panic!("{error:?}") };
+    assert!(detail.contains("larger"), "{detail}");
+    assert_eq!(request_id.as_deref(), Some("req_big"));
+    assert_eq!(calls, 1);
+}
+
+#[tokio::test]
+async fn a_chunked_answer_over_one_mib_is_cut_off_while_streaming() {
+    // No Content-Length: the cap must hold while reading.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let Ok((mut stream, _)) = listener.accept() else { return };
+        let mut request = [0u8; 4096];
+        let _ = stream.read(&mut request);
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n");
+        for chunk in huge_document().as_bytes().chunks(64 * 1024) {
+            if stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).is_err()
+                || stream.write_all(chunk).is_err()
+                || stream.write_all(b"\r\n").is_err()
+            {
+                return;
+            }
+        }
+        let _ = stream.write_all(b"0\r\n\r\n");
+    });
+    let state = state(&format!("http://127.0.0.1:{port}"), &[]);
+    let mut inv = invocation(Duration::from_secs(5));
+    let error = state.persona.get_inquiry(&mut inv, &id("inq_1")).await.unwrap_err();
+    assert!(matches!(&error, UpstreamError::Malformed { detail, .. } if detail.contains("larger")), "{error:?}");
+    assert_eq!(inv.calls.len(), 1);
+}
+
+#[tokio::test]
+async fn the_secret_reread_after_a_401_is_bounded_by_the_time_left() {
+    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+    use persona_resume::ops::secrets::KeyStore;
+    use persona_resume::AppState;
+
+    // Secrets Manager answers the cold-start read, then hangs.
+    let secrets = MockServer::start().await;
+    let secret = ResponseTemplate::new(200).insert_header("content-type", "application/x-amz-json-1.1").set_body_json(
+        json!({"ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:persona-abc", "Name": "persona",
+               "SecretString": API_KEY, "VersionId": "v1"}),
+    );
+    Mock::given(method("POST")).respond_with(secret.clone()).up_to_n_times(1).mount(&secrets).await;
+    Mock::given(method("POST")).respond_with(secret.set_delay(Duration::from_secs(20))).mount(&secrets).await;
+    let sdk = aws_sdk_secretsmanager::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .endpoint_url(secrets.uri())
+        .build();
+    let keys = KeyStore::from_secrets_manager(aws_sdk_secretsmanager::Client::from_conf(sdk), "persona").await.unwrap();
+
+    let persona = MockServer::start().await;
+    let unauthorized = ResponseTemplate::new(401).set_body_json(json!({"errors": [{"title": "Unauthorized"}]}));
+    Mock::given(method("GET")).respond_with(unauthorized).mount(&persona).await;
+    let state = AppState::with_keys(config(&persona.uri(), &[]), keys, fast_retry()).unwrap();
+    let started = std::time::Instant::now();
+    let error = state.persona.get_inquiry(&mut invocation(Duration::from_millis(800)), &id("inq_1")).await.unwrap_err();
+    assert_eq!(error, UpstreamError::Unauthorized { status: 401, request_id: None });
+    assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
+    assert_eq!(received(&persona).await.len(), 1);
 }

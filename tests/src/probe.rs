@@ -59,11 +59,12 @@ pub async fn invoke_with_deadline(process: &FunctionProcess, event: Value, deadl
     let headers = http.headers.iter().filter_map(|(k, v)| Some((k.clone(), v.first()?.clone()))).collect();
     let body = if http.body.is_empty() { Value::Null } else { http.json()? };
     let answer = Answer { status: http.status, headers, body };
-    let log = process
-        .wait_for_json_logs_mentioning(&outcome.request_id, Duration::from_secs(2))
-        .await
-        .into_iter()
-        .find(|line| line.get("message").and_then(Value::as_str) == Some("invocation"));
+    // Wait for the invocation line itself: mid-invocation warn lines mention the request id too.
+    let is_invocation_line = |line: &Value| {
+        line.get("message").and_then(Value::as_str) == Some("invocation")
+            && line.to_string().contains(&outcome.request_id)
+    };
+    let log = process.wait_for_json_log(is_invocation_line, Duration::from_secs(2)).await;
     Ok(Invoked { answer, outcome, log, elapsed })
 }
 

@@ -7,9 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use lambda_http::RequestExt;
-use persona_resume::ops::api_key::ApiKey;
 use persona_resume::ops::config::Config;
-use persona_resume::ops::secrets::KeyStore;
+use persona_resume::ops::secrets::{ApiKey, KeyStore};
 use persona_resume::persona::retry::RetryPolicy;
 use persona_resume::{AppState, Function};
 use serde_json::{json, Value};

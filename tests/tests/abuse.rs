@@ -5,6 +5,9 @@
 //! binaries, where an event `lambda_http` can't take would be an invocation error (a 5xx at the gateway) or, for a
 //! panic, an aborted process.
 
+// The scenario futures nest deeply (rig -> handler -> service -> client -> retry loop).
+#![recursion_limit = "256"]
+
 use std::time::Duration;
 
 use base64::Engine as _;

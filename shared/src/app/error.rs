@@ -1,39 +1,94 @@
-//! The one error type of a request. It is turned into an HTTP answer in exactly one place:
-//! [`crate::lambda::problem`].
+//! Why a request got no access, in three layers: the request broke a rule, the decision refused it, or Persona
+//! failed us. It becomes an HTTP answer in exactly one place, [`crate::lambda::problem`]; converting one never logs.
 
 use thiserror::Error;
 
-use crate::persona::model::InquiryStatus;
+use crate::domain::ids::InquiryId;
+use crate::domain::policy::Refusal;
+use crate::domain::status::InquiryStatus;
+use crate::persona::UpstreamError;
 
+/// A request rule was broken (docs/design.md, "Request rules"): nothing was sent to Persona.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum Error {
+pub enum RequestError {
     #[error("the inquiry id is missing or malformed")]
     InvalidInquiryId,
+    /// The text names the rule, never the caller's input.
     #[error("{0}")]
-    InvalidBody(String),
+    InvalidBody(&'static str),
     #[error("the request carries no usable owner claim")]
     Unauthenticated,
-    /// Persona has no such inquiry, the caller does not own it, or `/me` is not configured: one answer for all.
-    #[error("no such inquiry")]
-    InquiryNotFound,
     #[error("only POST is allowed")]
     MethodNotAllowed,
     #[error("the body is larger than {limit} bytes")]
     BodyTooLarge { limit: usize },
     #[error("a body must be sent as application/json")]
     UnsupportedMediaType,
-    #[error("the inquiry was redacted")]
-    InquiryRedacted,
-    #[error("the inquiry is {} and can't be resumed", status.as_str())]
-    InquiryNotResumable { status: InquiryStatus },
-    #[error("the inquiry's template version could not be checked")]
-    TemplateCheckUnavailable,
-    #[error("Persona is rate limiting this environment")]
-    PersonaRateLimited { retry_after_seconds: u64, persona_request_id: Option<String> },
-    #[error("{detail}")]
-    PersonaError { detail: String, persona_request_id: Option<String> },
-    #[error("Persona rejected the configured API key")]
-    PersonaAuthFailed { persona_request_id: Option<String> },
-    #[error("Persona did not answer in time")]
-    PersonaTimeout,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Error {
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error("{}", refusal_text(.0))]
+    Refused(Refusal),
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+}
+
+impl From<Refusal> for Error {
+    fn from(refusal: Refusal) -> Self {
+        Self::Refused(refusal)
+    }
+}
+
+fn refusal_text(refusal: &Refusal) -> String {
+    match refusal {
+        Refusal::NotFound => "no such inquiry".into(),
+        Refusal::Redacted => "the inquiry was redacted".into(),
+        Refusal::NotResumable(status) => format!("the inquiry is {} and can't be resumed", status.as_str()),
+        Refusal::TemplateCheckUnavailable => "the inquiry's template version could not be checked".into(),
+    }
+}
+
+impl Error {
+    /// The status of the inquiry a refusal is about, when the refusal is about its status.
+    pub fn inquiry_status(&self) -> Option<&InquiryStatus> {
+        match self {
+            Self::Refused(Refusal::NotResumable(status)) => Some(status),
+            _ => None,
+        }
+    }
+
+    pub fn persona_request_id(&self) -> Option<&str> {
+        match self {
+            Self::Upstream(upstream) => upstream.request_id(),
+            _ => None,
+        }
+    }
+}
+
+/// A failed request and the inquiry it was about, when one is known: the inquiry id travels with the error, so a
+/// path that fails can't forget to name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub error: Error,
+    pub inquiry_id: Option<InquiryId>,
+}
+
+impl<E: Into<Error>> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Self { error: error.into(), inquiry_id: None }
+    }
+}
+
+/// Attaches the inquiry a failing step was about.
+pub trait About<T> {
+    fn about(self, inquiry_id: &InquiryId) -> Result<T, Failure>;
+}
+
+impl<T, E: Into<Error>> About<T> for Result<T, E> {
+    fn about(self, inquiry_id: &InquiryId) -> Result<T, Failure> {
+        self.map_err(|error| Failure { error: error.into(), inquiry_id: Some(inquiry_id.clone()) })
+    }
 }

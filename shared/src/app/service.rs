@@ -1,17 +1,20 @@
-//! The resume service: fetches the inquiry, applies the decision of [`crate::domain::policy`], and performs the calls it
-//! asks for. Both functions run this same code; they differ only in the last step (a link or a session).
+//! The resume service, as the product reads: **locate** the inquiry (the path's, or the caller's newest for `/me`)
+//! and check who owns it, **decide** (docs/design.md's table, [`crate::domain::policy`]), **act** (resume, link,
+//! or find/create a successor). Both functions run this same code; they differ only in the [`Action`].
 
-use crate::app::error::Error;
+use crate::app::error::{About, Error, Failure, RequestError};
+use crate::app::port::PersonaPort;
 use crate::domain::ids::InquiryId;
-use crate::domain::policy::{self, Decision, Refusal, Step, TemplateCheck};
-use crate::ops::config::{AuthMode, Config};
+use crate::domain::owner::{Caller, Owner};
+use crate::domain::policy::{self, Decision, KnownAccounts, Refusal, Successor, TemplateCheck};
+use crate::domain::status::InquiryStatus;
+use crate::ops::config::Config;
 use crate::persona::calls::Invocation;
 use crate::persona::idempotency::KeySequence;
-use crate::persona::model::{CreateInquiry, CreateInquiryAttributes, Inquiry, InquiryDocument, InquiryStatus};
-use crate::persona::Operation;
-use crate::persona::{ListFilter, PersonaClient, UpstreamError};
+use crate::persona::model::{CreateInquiry, CreateInquiryAttributes, Inquiry, InquiryDocument, InquiryList};
+use crate::persona::{ListFilter, Operation, UpstreamError};
 
-/// Which function is asking: they share everything but the access they hand out.
+/// Which Lambda function is running: they share everything but the access they hand out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Function {
     IssueLink,
@@ -36,29 +39,58 @@ pub enum Target {
     Me,
 }
 
-/// A validated request.
+/// What the caller wants to open the flow with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// issue-link: a one-time link, with the caller's lifetime if given (else `LINK_EXPIRES_IN_SECONDS`, else
+    /// the template's).
+    Link { expires_in_seconds: Option<u32> },
+    /// resume-session: a session token.
+    Session,
+}
+
+/// A request that passed every request rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResumeRequest {
     pub target: Target,
-    /// The owner claim (JWT mode); `None` for trusted IAM callers.
-    pub owner: Option<String>,
-    /// issue-link only.
-    pub link_expires_in_seconds: Option<u32>,
+    pub caller: Caller,
+    pub action: Action,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
+    /// The caller's inquiry (or the user's newest) was resumed.
     Resumed,
-    Recreated,
+    /// It was outdated: the answer is about its successor.
+    Recreated {
+        previous: InquiryId,
+        /// With `EXPIRE_SUPERSEDED`: whether the replaced inquiry was expired (reported, never fatal).
+        superseded_expired: Option<bool>,
+    },
+    /// `/me` only: the user had no inquiry.
     Created,
 }
 
 impl Outcome {
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             Self::Resumed => "resumed",
-            Self::Recreated => "recreated",
+            Self::Recreated { .. } => "recreated",
             Self::Created => "created",
+        }
+    }
+
+    pub fn previous_inquiry_id(&self) -> Option<&InquiryId> {
+        match self {
+            Self::Recreated { previous, .. } => Some(previous),
+            _ => None,
+        }
+    }
+
+    pub fn superseded_expired(&self) -> Option<bool> {
+        match self {
+            Self::Recreated { superseded_expired, .. } => *superseded_expired,
+            _ => None,
         }
     }
 }
@@ -89,93 +121,152 @@ impl std::fmt::Debug for Access {
 pub struct Resolution {
     pub inquiry_id: InquiryId,
     pub outcome: Outcome,
-    pub previous_inquiry_id: Option<InquiryId>,
     pub template_check: TemplateCheck,
     pub access: Access,
-    /// With `EXPIRE_SUPERSEDED`: whether the replaced inquiry was expired (reported, never fatal).
-    pub superseded_expired: Option<bool>,
 }
 
-/// Page size of the successor lookup: the successor, when there is one, is among the user's newest inquiries.
-const SUCCESSOR_PAGE_SIZE: u8 = 10;
-const RESUMABLE_STATUSES: &str = "created,pending,expired";
+/// Page size of the lists we read: the owner's newest inquiries are on the first page (checked locally, so a
+/// loose filter can only cost us a page, never hand out another user's inquiry).
+const LIST_PAGE_SIZE: u8 = 20;
 
-pub struct ResumeService<'a> {
+pub struct ResumeService<'a, P> {
     pub config: &'a Config,
-    pub persona: &'a PersonaClient,
+    pub persona: &'a P,
 }
 
-impl ResumeService<'_> {
-    pub async fn resolve(
-        &self,
-        inv: &mut Invocation,
-        function: Function,
-        request: &ResumeRequest,
-    ) -> Result<Resolution, Error> {
-        let document = match &request.target {
+impl<P: PersonaPort> ResumeService<'_, P> {
+    pub async fn resolve(&self, inv: &mut Invocation, request: &ResumeRequest) -> Result<Resolution, Failure> {
+        Resolver { config: self.config, persona: self.persona, inv, action: request.action }
+            .resolve(&request.target, &request.caller)
+            .await
+    }
+}
+
+/// One request's work: the service's dependencies plus this invocation's calls and action, so the steps below take
+/// only what differs between them.
+struct Resolver<'a, 'i, P> {
+    config: &'a Config,
+    persona: &'a P,
+    inv: &'i mut Invocation,
+    action: Action,
+}
+
+/// An inquiry we read with its template and account, and the user it belongs to.
+struct Located {
+    document: InquiryDocument,
+    /// The account's reference id, when the inquiry names an account and we could read it.
+    account_reference: Option<String>,
+    owner: Option<String>,
+}
+
+impl<P: PersonaPort> Resolver<'_, '_, P> {
+    async fn resolve(&mut self, target: &Target, caller: &Caller) -> Result<Resolution, Failure> {
+        match target {
             Target::Inquiry(inquiry_id) => {
-                inv.inquiry_id = Some(inquiry_id.clone());
-                let document = self.persona.get_inquiry(inv, inquiry_id).await.map_err(|e| on_inquiry(e, None))?;
-                if self.config.auth_mode == AuthMode::Jwt {
+                let located = self.read(inquiry_id).await?;
+                if let Caller::User(owner) = caller {
                     // Same answer as a missing inquiry: a caller can't probe for other users' ids.
-                    let owner = request.owner.as_deref().ok_or(Error::Unauthenticated)?;
-                    if !policy::is_owned_by(document.data.reference_id(), owner) {
-                        return Err(Error::InquiryNotFound);
+                    if !policy::is_owned_by(located.owner.as_deref(), owner) {
+                        return Err(Refusal::NotFound).about(inquiry_id);
                     }
                 }
-                document
+                self.decide_and_act(located).await
             }
             Target::Me => {
-                let owner = match (self.config.auth_mode, request.owner.as_deref()) {
-                    (AuthMode::Jwt, Some(owner)) => owner,
-                    _ => return Err(Error::Unauthenticated),
+                let Caller::User(owner) = caller else {
+                    return Err(RequestError::Unauthenticated.into());
                 };
-                let template_id = self.config.inquiry_template_id.as_deref().ok_or(Error::InquiryNotFound)?;
-                let newest = self
-                    .persona
-                    .list_inquiries(
-                        inv,
-                        &ListFilter {
-                            reference_id: Some(owner),
-                            inquiry_template_id: Some(template_id),
-                            statuses: None,
-                            page_size: 1,
-                        },
-                    )
-                    .await
-                    .map_err(|e| on_inquiry(e, None))?
-                    .data
-                    .into_iter()
-                    .next();
-                let Some(newest) = newest else {
-                    return self.create_first_inquiry(inv, function, request, template_id, owner).await;
-                };
-                inv.inquiry_id = Some(newest.id.clone());
-                let document = self.persona.get_inquiry(inv, &newest.id).await.map_err(|e| on_inquiry(e, None))?;
-                if !policy::is_owned_by(document.data.reference_id(), owner) {
-                    return Err(Error::InquiryNotFound);
+                let template_id = self.config.inquiry_template_id.as_deref().ok_or(Refusal::NotFound)?;
+                match self.newest_owned(owner, template_id).await? {
+                    Some(inquiry_id) => {
+                        let located = self.read(&inquiry_id).await?;
+                        // The list was checked already; the full document is checked again, and a mismatch names
+                        // nothing.
+                        if !policy::is_owned_by(located.owner.as_deref(), owner) {
+                            return Err(Refusal::NotFound.into());
+                        }
+                        self.decide_and_act(located).await
+                    }
+                    None => self.create_first(owner, template_id).await,
                 }
-                document
             }
-        };
-        self.decide_and_act(inv, function, request, document).await
+        }
     }
 
-    async fn decide_and_act(
-        &self,
-        inv: &mut Invocation,
-        function: Function,
-        request: &ResumeRequest,
-        document: InquiryDocument,
-    ) -> Result<Resolution, Error> {
-        let latest_version = document.latest_published_version_id().map(str::to_owned);
-        let inquiry = document.data;
+    /// The inquiry with its template and account; its owner from its own reference id, else its account's (read
+    /// from `included`, or fetched when Persona left the account out).
+    async fn read(&mut self, inquiry_id: &InquiryId) -> Result<Located, Failure> {
+        let document = self.persona.get_inquiry(self.inv, inquiry_id).await.map_err(about_inquiry).about(inquiry_id)?;
+        let mut account_reference = document.account_reference_id();
+        if document.data.reference_id().is_none() && account_reference.is_none() {
+            if let Some(account_id) = document.data.account_id() {
+                let account = self.persona.get_account(self.inv, &account_id).await.map_err(about_inquiry);
+                account_reference = account.about(inquiry_id)?.data.reference_id().map(str::to_owned);
+            }
+        }
+        let owner = policy::owner_of(document.data.reference_id(), account_reference.as_deref()).map(str::to_owned);
+        Ok(Located { document, account_reference, owner })
+    }
+
+    /// `/me` (docs/design.md, "Returning users"): the user's newest owned inquiry on the template — first by the
+    /// cheap reference-id filter, then through the accounts whose reference id is exactly theirs.
+    async fn newest_owned(&mut self, owner: &Owner, template_id: &str) -> Result<Option<InquiryId>, Failure> {
+        let by_reference = ListFilter {
+            reference_id: Some(owner.as_str()),
+            inquiry_template_id: Some(template_id),
+            page_size: LIST_PAGE_SIZE,
+            ..ListFilter::default()
+        };
+        let page = self.list(&by_reference).await?;
+        let nobody = KnownAccounts::default();
+        if let Some(found) = first_owned(&page, &nobody, owner) {
+            return Ok(Some(found));
+        }
+
+        let mut accounts = KnownAccounts::default();
+        let listed = self.persona.list_accounts(self.inv, owner.as_str()).await.map_err(Error::from)?;
+        for account in listed.data {
+            // Persona splits comma lists and may fold: only an exact reference id makes an account theirs.
+            if account.reference_id() == Some(owner.as_str()) {
+                accounts.add(account.id.clone(), account.reference_id());
+            }
+        }
+        if accounts.is_empty() {
+            return Ok(None);
+        }
+        let by_account = ListFilter {
+            account_ids: accounts.ids().collect(),
+            inquiry_template_id: Some(template_id),
+            page_size: LIST_PAGE_SIZE,
+            ..ListFilter::default()
+        };
+        let page = self.list(&by_account).await?;
+        Ok(first_owned(&page, &accounts, owner))
+    }
+
+    async fn list(&mut self, filter: &ListFilter<'_>) -> Result<InquiryList, Error> {
+        let page = self.persona.list_inquiries(self.inv, filter).await?;
+        if page.unreadable_items > 0 {
+            tracing::warn!(
+                lambda_request_id = %self.inv.lambda_request_id,
+                unreadable_items = page.unreadable_items,
+                "Persona listed inquiries we could not read; they were skipped"
+            );
+        }
+        Ok(page)
+    }
+
+    async fn decide_and_act(&mut self, located: Located) -> Result<Resolution, Failure> {
+        let Located { document, account_reference, owner } = located;
+        let latest_version = document.latest_published_version_id();
+        let inquiry = &document.data;
         let template_check = policy::check_template(inquiry.template_version_id(), latest_version.as_deref());
         if template_check == TemplateCheck::Unavailable {
             tracing::warn!(
+                lambda_request_id = %self.inv.lambda_request_id,
                 inquiry_id = %inquiry.id,
                 pinned_version_known = inquiry.template_version_id().is_some(),
-                template_returned = document.included.iter().any(|r| r.kind == "inquiry-template"),
+                template_returned = document.template_returned(),
                 legacy_template = inquiry.is_legacy(),
                 policy = ?self.config.template_check_unavailable,
                 "template version check unavailable"
@@ -184,208 +275,185 @@ impl ResumeService<'_> {
         let decision = policy::decide(
             inquiry.status(),
             inquiry.is_redacted(),
-            template_check,
+            inquiry.template_version_id(),
+            latest_version.as_deref(),
             self.config.template_check_unavailable,
         )
-        .map_err(|refusal| match refusal {
-            Refusal::Redacted => Error::InquiryRedacted,
-            Refusal::NotResumable(status) => Error::InquiryNotResumable { status },
-            Refusal::TemplateCheckUnavailable => Error::TemplateCheckUnavailable,
-        })?;
-
-        match (decision, latest_version) {
-            (Decision::Recreate, Some(latest_version)) => {
-                self.recreate(inv, function, request, &inquiry, &latest_version).await
+        .about(&inquiry.id)?;
+        match decision {
+            Decision::Resume => {
+                let access = self.hand_out(&inquiry.id, inquiry.status(), None).await?;
+                Ok(Resolution { inquiry_id: inquiry.id.clone(), outcome: Outcome::Resumed, template_check, access })
             }
-            // `Recreate` implies both versions are known; a resume otherwise.
-            _ => {
-                let access = self.hand_out(inv, function, request, &inquiry.id, inquiry.status(), None).await?;
-                Ok(Resolution {
-                    inquiry_id: inquiry.id,
-                    outcome: Outcome::Resumed,
-                    previous_inquiry_id: None,
-                    template_check,
-                    access,
-                    superseded_expired: None,
-                })
+            Decision::Recreate { latest_version } => {
+                self.recreate(inquiry, owner.as_deref(), account_reference.as_deref(), &latest_version).await
             }
         }
     }
 
-    /// Replaces an outdated inquiry without ever duplicating it: reuse a successor, else create under the
-    /// deterministic `recreate:` key sequence (both functions send the same body, so they converge).
+    /// Replaces an outdated inquiry without ever duplicating it or re-verifying its user (docs/design.md,
+    /// "Recreate"): the owner's newest inquiry on the latest version decides; only when there is none is one
+    /// created, under the deterministic `recreate:` key sequence (both functions send the same body, so they
+    /// converge).
     async fn recreate(
-        &self,
-        inv: &mut Invocation,
-        function: Function,
-        request: &ResumeRequest,
+        &mut self,
         outdated: &Inquiry,
+        owner: Option<&str>,
+        account_reference: Option<&str>,
         latest_version: &str,
-    ) -> Result<Resolution, Error> {
-        let template_id = outdated.inquiry_template_id().ok_or_else(|| Error::PersonaError {
-            detail: "the outdated inquiry names no inquiry template".into(),
-            persona_request_id: None,
-        })?;
+    ) -> Result<Resolution, Failure> {
+        let template_id = outdated
+            .inquiry_template_id()
+            .ok_or(UpstreamError::Malformed {
+                detail: "the outdated inquiry names no inquiry template".into(),
+                request_id: None,
+            })
+            .about(&outdated.id)?;
 
         let mut successor = None;
-        if let Some(reference_id) = outdated.reference_id() {
-            let candidates = self
-                .persona
-                .list_inquiries(
-                    inv,
-                    &ListFilter {
-                        reference_id: Some(reference_id),
+        if let Some(owner) = owner {
+            let mut accounts = KnownAccounts::default();
+            let account_id = outdated.account_id();
+            let filter = match &account_id {
+                Some(account_id) => {
+                    accounts.add(account_id.clone(), account_reference);
+                    ListFilter {
+                        account_ids: vec![account_id],
                         inquiry_template_id: Some(template_id),
-                        statuses: Some(RESUMABLE_STATUSES),
-                        page_size: SUCCESSOR_PAGE_SIZE,
-                    },
-                )
-                .await
-                .map_err(|e| on_inquiry(e, None))?;
-            successor = policy::pick_successor(&candidates.data, &outdated.id, latest_version)
-                .map(|found| (found.id.clone(), found.status().clone()));
+                        page_size: LIST_PAGE_SIZE,
+                        ..ListFilter::default()
+                    }
+                }
+                None => ListFilter {
+                    reference_id: Some(owner),
+                    inquiry_template_id: Some(template_id),
+                    page_size: LIST_PAGE_SIZE,
+                    ..ListFilter::default()
+                },
+            };
+            let candidates = self.list(&filter).await.about(&outdated.id)?;
+            let owned =
+                candidates.data.iter().filter(|candidate| policy::listed_owner(candidate, &accounts) == Some(owner));
+            match policy::choose_successor(owned, &outdated.id, template_id, latest_version) {
+                Successor::Reuse(found) => successor = Some((found.id.clone(), found.status().clone())),
+                Successor::Refuse { inquiry, refusal } => return Err(refusal).about(&inquiry.id),
+                Successor::Create => {}
+            }
         }
 
         let (new_id, new_status, session_token) = match successor {
             Some((id, status)) => (id, status, None),
             None => {
-                let body = CreateInquiry::new(CreateInquiryAttributes {
-                    inquiry_template_id: template_id.to_owned(),
-                    reference_id: outdated.reference_id().map(str::to_owned),
-                    account_id: outdated.account_id().map(str::to_owned),
-                    redirect_uri: self.config.redirect_uri.clone(),
-                });
-                let created = self
-                    .persona
-                    .create_inquiry(inv, &body, KeySequence::recreate(&outdated.id, latest_version))
-                    .await
-                    .map_err(on_create)?;
+                let body = CreateInquiry::new(
+                    CreateInquiryAttributes {
+                        inquiry_template_id: template_id.to_owned(),
+                        reference_id: outdated.reference_id().map(str::to_owned),
+                        account_id: outdated.account_id().map(|id| id.to_string()),
+                        redirect_uri: self.config.redirect_uri.clone(),
+                    },
+                    None,
+                );
+                let keys = KeySequence::recreate(&outdated.id, latest_version, &body);
+                let created = self.persona.create_inquiry(self.inv, &body, keys).await.about(&outdated.id)?;
                 (created.data.id, created.data.attributes.status, created.meta.session_token)
             }
         };
-        let previous = outdated.id.clone();
-        inv.inquiry_id = Some(new_id.clone());
 
-        let access = self.hand_out(inv, function, request, &new_id, &new_status, session_token).await?;
+        let access = self.hand_out(&new_id, &new_status, session_token).await?;
         let superseded_expired = if self.config.expire_superseded && outdated.status() != &InquiryStatus::Expired {
-            Some(self.expire_superseded(inv, &previous, latest_version).await)
+            Some(self.expire_superseded(&outdated.id, latest_version).await)
         } else {
             None
         };
         Ok(Resolution {
             inquiry_id: new_id,
-            outcome: Outcome::Recreated,
-            previous_inquiry_id: Some(previous),
+            outcome: Outcome::Recreated { previous: outdated.id.clone(), superseded_expired },
             template_check: TemplateCheck::Outdated,
             access,
-            superseded_expired,
         })
     }
 
-    /// `/me` for a user with no inquiry yet: one is created for them, under a key every first call shares.
-    async fn create_first_inquiry(
-        &self,
-        inv: &mut Invocation,
-        function: Function,
-        request: &ResumeRequest,
-        template_id: &str,
-        owner: &str,
-    ) -> Result<Resolution, Error> {
-        let body = CreateInquiry::new(CreateInquiryAttributes {
-            inquiry_template_id: template_id.to_owned(),
-            reference_id: Some(owner.to_owned()),
-            account_id: None,
-            redirect_uri: self.config.redirect_uri.clone(),
-        });
-        let created = self
-            .persona
-            .create_inquiry(inv, &body, KeySequence::create(template_id, owner))
-            .await
-            .map_err(on_create)?;
-        inv.inquiry_id = Some(created.data.id.clone());
+    /// `/me` for a user with no inquiry yet: one is created for them, tied to their account the way Persona
+    /// recommends, under a key every first call shares.
+    async fn create_first(&mut self, owner: &Owner, template_id: &str) -> Result<Resolution, Failure> {
+        let body = CreateInquiry::new(
+            CreateInquiryAttributes {
+                inquiry_template_id: template_id.to_owned(),
+                reference_id: Some(owner.as_str().to_owned()),
+                account_id: None,
+                redirect_uri: self.config.redirect_uri.clone(),
+            },
+            Some(owner.as_str().to_owned()),
+        );
+        let keys = KeySequence::create(template_id, owner, &body);
+        let created = self.persona.create_inquiry(self.inv, &body, keys).await.map_err(Error::from)?;
         let status = created.data.attributes.status;
-        let access =
-            self.hand_out(inv, function, request, &created.data.id, &status, created.meta.session_token).await?;
+        let access = self.hand_out(&created.data.id, &status, created.meta.session_token).await?;
         Ok(Resolution {
             inquiry_id: created.data.id,
             outcome: Outcome::Created,
-            previous_inquiry_id: None,
             template_check: TemplateCheck::Current,
             access,
-            superseded_expired: None,
         })
     }
 
     /// The last step, the only one where the two functions differ.
     async fn hand_out(
-        &self,
-        inv: &mut Invocation,
-        function: Function,
-        request: &ResumeRequest,
+        &mut self,
         inquiry_id: &InquiryId,
         status: &InquiryStatus,
         session_token_from_create: Option<String>,
-    ) -> Result<Access, Error> {
-        match function {
-            Function::ResumeSession => {
+    ) -> Result<Access, Failure> {
+        let about_this = |error: UpstreamError| about_status(error, status);
+        match self.action {
+            Action::Session => {
                 if let Some(token) = session_token_from_create {
                     return Ok(Access::Session { token: Some(token) });
                 }
-                let keys = KeySequence::per_invocation(Operation::Resume, inquiry_id, &inv.lambda_request_id);
-                match self.persona.resume(inv, inquiry_id, keys).await {
+                let keys = KeySequence::per_invocation(Operation::Resume, inquiry_id, &self.inv.lambda_request_id);
+                match self.persona.resume(self.inv, inquiry_id, keys).await {
                     Ok(resumed) => Ok(Access::Session { token: Some(resumed.meta.session_token) }),
                     // Persona loads a created (not yet started) inquiry without a token.
                     Err(e) if e.is_status(409) && status == &InquiryStatus::Created => {
                         Ok(Access::Session { token: None })
                     }
-                    Err(e) => Err(on_inquiry(e, Some(status))),
+                    Err(e) => Err(about_this(e)).about(inquiry_id),
                 }
             }
-            Function::IssueLink => {
-                let expires = request.link_expires_in_seconds.or(self.config.link_expires_in_seconds);
-                let mut link = None;
-                for step in policy::link_steps(status) {
-                    match step {
-                        Step::Resume => {
-                            let keys =
-                                KeySequence::per_invocation(Operation::Resume, inquiry_id, &inv.lambda_request_id);
-                            self.persona
-                                .resume(inv, inquiry_id, keys)
-                                .await
-                                .map_err(|e| on_inquiry(e, Some(status)))?;
-                        }
-                        Step::GenerateLink => {
-                            let keys = KeySequence::per_invocation(
-                                Operation::GenerateOneTimeLink,
-                                inquiry_id,
-                                &inv.lambda_request_id,
-                            );
-                            let generated = self
-                                .persona
-                                .generate_one_time_link(inv, inquiry_id, expires, keys)
-                                .await
-                                .map_err(|e| on_inquiry(e, Some(status)))?;
-                            link = Some(Access::OneTimeLink {
-                                link: generated.meta.one_time_link,
-                                short: generated.meta.one_time_link_short,
-                            });
-                        }
-                    }
+            Action::Link { expires_in_seconds } => {
+                // Persona refuses links for expired inquiries: those are resumed first.
+                if status == &InquiryStatus::Expired {
+                    let keys = KeySequence::per_invocation(Operation::Resume, inquiry_id, &self.inv.lambda_request_id);
+                    self.persona.resume(self.inv, inquiry_id, keys).await.map_err(about_this).about(inquiry_id)?;
                 }
-                link.ok_or_else(|| Error::PersonaError {
-                    detail: "no link was generated".into(),
-                    persona_request_id: None,
+                let expires = expires_in_seconds.or(self.config.link_expires_in_seconds);
+                let keys = KeySequence::per_invocation(
+                    Operation::GenerateOneTimeLink,
+                    inquiry_id,
+                    &self.inv.lambda_request_id,
+                );
+                let generated = self
+                    .persona
+                    .generate_one_time_link(self.inv, inquiry_id, expires, keys)
+                    .await
+                    .map_err(about_this)
+                    .about(inquiry_id)?;
+                Ok(Access::OneTimeLink {
+                    link: generated.meta.one_time_link,
+                    short: generated.meta.one_time_link_short,
                 })
             }
         }
     }
 
-    /// Expires a replaced inquiry; a failure is logged and reported, never fatal.
-    async fn expire_superseded(&self, inv: &mut Invocation, inquiry_id: &InquiryId, latest_version: &str) -> bool {
-        match self.persona.expire_inquiry(inv, inquiry_id, KeySequence::expire(inquiry_id, latest_version)).await {
+    /// Expires a replaced inquiry; a failure is logged (here, once) and reported, never fatal.
+    async fn expire_superseded(&mut self, inquiry_id: &InquiryId, latest_version: &str) -> bool {
+        let keys = KeySequence::expire(inquiry_id, latest_version);
+        match self.persona.expire_inquiry(self.inv, inquiry_id, keys).await {
             Ok(_) => true,
             Err(error) => {
                 tracing::warn!(
+                    lambda_request_id = %self.inv.lambda_request_id,
                     superseded_inquiry_id = %inquiry_id,
                     error = %error,
                     persona_request_id = error.request_id(),
@@ -397,48 +465,30 @@ impl ResumeService<'_> {
     }
 }
 
-/// Gives a failed create its meaning. Any 4xx there is ours to fix, not the caller's: an unknown template (404), or
-/// the same idempotency key with another body (409; e.g. `PERSONA_REDIRECT_URI` changed while a key was live).
-fn on_create(error: UpstreamError) -> Error {
+/// The newest listed inquiry the caller owns; items that aren't theirs are skipped, never named.
+fn first_owned(page: &InquiryList, accounts: &KnownAccounts, owner: &Owner) -> Option<InquiryId> {
+    page.data
+        .iter()
+        .find(|item| policy::is_owned_by(policy::listed_owner(item, accounts), owner))
+        .map(|item| item.id.clone())
+}
+
+/// An upstream failure of a call about one inquiry: Persona's 404 is ours.
+fn about_inquiry(error: UpstreamError) -> Error {
     match error {
-        UpstreamError::Rejected { status, request_id } => {
-            tracing::error!(
-                status,
-                persona_request_id = request_id.as_deref(),
-                "Persona refused to create the inquiry"
-            );
-            Error::PersonaError {
-                detail: format!("Persona refused to create the inquiry ({status})"),
-                persona_request_id: request_id,
-            }
-        }
-        other => on_inquiry(other, None),
+        UpstreamError::Rejected { status: 404, .. } => Refusal::NotFound.into(),
+        other => other.into(),
     }
 }
 
-/// Gives an upstream failure its meaning for a call about one inquiry.
-fn on_inquiry(error: UpstreamError, known_status: Option<&InquiryStatus>) -> Error {
+/// An upstream failure of a call on an inquiry whose status we know: a 409 means it changed under us (finished or
+/// redacted since we read it).
+fn about_status(error: UpstreamError, known_status: &InquiryStatus) -> Error {
     match error {
-        UpstreamError::Rejected { status: 404, .. } => Error::InquiryNotFound,
-        // The inquiry changed under us (finished or redacted since we read it).
-        UpstreamError::Rejected { status: 409, .. } => Error::InquiryNotResumable {
-            status: known_status.cloned().unwrap_or_else(|| InquiryStatus::Other("unknown".into())),
-        },
-        UpstreamError::Rejected { status, request_id } => {
-            // Persona refused a request we built: a bug on our side or an API change. Loud, but not echoed.
-            tracing::error!(status, persona_request_id = request_id.as_deref(), "Persona rejected our request");
-            Error::PersonaError {
-                detail: format!("Persona rejected the request ({status})"),
-                persona_request_id: request_id,
-            }
-        }
-        UpstreamError::RateLimited { retry_after_seconds, request_id } => {
-            Error::PersonaRateLimited { retry_after_seconds, persona_request_id: request_id }
-        }
-        UpstreamError::Unauthorized { request_id, .. } => Error::PersonaAuthFailed { persona_request_id: request_id },
-        UpstreamError::Unavailable { detail, request_id } | UpstreamError::Malformed { detail, request_id } => {
-            Error::PersonaError { detail, persona_request_id: request_id }
-        }
-        UpstreamError::Timeout => Error::PersonaTimeout,
+        UpstreamError::Rejected { status: 409, .. } => Refusal::NotResumable(known_status.clone()).into(),
+        other => about_inquiry(other),
     }
 }
+
+#[cfg(test)]
+mod tests;

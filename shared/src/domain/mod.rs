@@ -1,4 +1,6 @@
 //! The rules, as pure types and functions: no I/O here.
 
 pub mod ids;
+pub mod owner;
 pub mod policy;
+pub mod status;

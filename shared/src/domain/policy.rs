@@ -1,11 +1,13 @@
-//! The functional core: the template-version check and the resume decision, as pure functions of an inquiry's
-//! state. No I/O here; every row of design.md's decision table is a test below.
+//! The functional core: the template-version check, the resume decision, ownership and the choice of a successor,
+//! as pure functions of inquiries' state. No I/O here; every row of docs/design.md's decision table is a test below.
 
 use serde::Serialize;
 
-use crate::domain::ids::InquiryId;
+use crate::domain::ids::{AccountId, InquiryId};
+use crate::domain::owner::Owner;
+use crate::domain::status::InquiryStatus;
 use crate::ops::config::UnavailablePolicy;
-use crate::persona::model::{Inquiry, InquiryStatus};
+use crate::persona::model::Inquiry;
 
 /// Is the inquiry pinned to its template's latest published version?
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -38,27 +40,31 @@ pub fn check_template(pinned_version: Option<&str>, latest_published_version: Op
 }
 
 /// What to do with an inquiry that may be resumed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Hand out access to this inquiry.
     Resume,
-    /// It is pinned to an outdated version: find or create its successor and hand out access to that one.
-    Recreate,
+    /// It is pinned to an outdated version: find or create its successor on `latest_version` and hand out access
+    /// to that one.
+    Recreate { latest_version: String },
 }
 
-/// Why an inquiry can't be resumed (each is a 409).
+/// Why a caller gets no access: a 404 or a 409 (docs/design.md, "Errors"), whichever step found it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
+    /// Persona has no such inquiry, the caller does not own it, or `/me` is not configured: one answer for all.
+    NotFound,
     Redacted,
     NotResumable(InquiryStatus),
     TemplateCheckUnavailable,
 }
 
-/// The decision table of design.md, in its row order: redaction first, then status, then the template check.
+/// The decision table of docs/design.md, in its row order: redaction first, then status, then the template check.
 pub fn decide(
     status: &InquiryStatus,
     redacted: bool,
-    check: TemplateCheck,
+    pinned_version: Option<&str>,
+    latest_published_version: Option<&str>,
     when_unavailable: UnavailablePolicy,
 ) -> Result<Decision, Refusal> {
     if redacted {
@@ -67,47 +73,88 @@ pub fn decide(
     if !status.is_resumable() {
         return Err(Refusal::NotResumable(status.clone()));
     }
-    match (check, when_unavailable) {
-        (TemplateCheck::Outdated, _) => Ok(Decision::Recreate),
-        (TemplateCheck::Unavailable, UnavailablePolicy::Reject) => Err(Refusal::TemplateCheckUnavailable),
-        (TemplateCheck::Current | TemplateCheck::Unavailable, _) => Ok(Decision::Resume),
+    match (check_template(pinned_version, latest_published_version), latest_published_version, when_unavailable) {
+        (TemplateCheck::Outdated, Some(latest), _) => Ok(Decision::Recreate { latest_version: latest.to_owned() }),
+        (TemplateCheck::Unavailable, _, UnavailablePolicy::Reject) => Err(Refusal::TemplateCheckUnavailable),
+        _ => Ok(Decision::Resume),
     }
 }
 
-/// One Persona call of the final step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    Resume,
-    GenerateLink,
+/// Who owns an inquiry (docs/design.md, "Who owns an inquiry"): its own reference id when it has one, otherwise
+/// its account's. An inquiry with neither is nobody's.
+pub fn owner_of<'a>(own_reference_id: Option<&'a str>, account_reference_id: Option<&'a str>) -> Option<&'a str> {
+    own_reference_id.filter(|r| !r.is_empty()).or(account_reference_id.filter(|r| !r.is_empty()))
 }
 
-/// The calls that produce a one-time link: Persona refuses links for expired inquiries, so those are resumed first.
-pub fn link_steps(status: &InquiryStatus) -> &'static [Step] {
-    match status {
-        InquiryStatus::Expired => &[Step::Resume, Step::GenerateLink],
-        _ => &[Step::GenerateLink],
+/// Exact comparison: no case or Unicode folding, no trimming, no list splitting.
+pub fn is_owned_by(inquiry_owner: Option<&str>, owner: &Owner) -> bool {
+    inquiry_owner == Some(owner.as_str())
+}
+
+/// Accounts whose reference id we read ourselves (included, fetched or listed with `fields[account]=reference-id`).
+#[derive(Debug, Clone, Default)]
+pub struct KnownAccounts(Vec<(AccountId, String)>);
+
+impl KnownAccounts {
+    pub fn add(&mut self, id: AccountId, reference_id: Option<&str>) {
+        if let Some(reference_id) = reference_id.filter(|r| !r.is_empty()) {
+            self.0.push((id, reference_id.to_owned()));
+        }
+    }
+
+    pub fn reference_id(&self, id: &AccountId) -> Option<&str> {
+        self.0.iter().find(|(known, _)| known == id).map(|(_, reference_id)| reference_id.as_str())
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &AccountId> {
+        self.0.iter().map(|(id, _)| id)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
-/// In JWT mode the caller owns an inquiry when its reference id equals the owner claim; an inquiry without a
-/// reference id is nobody's.
-pub fn is_owned_by(inquiry_reference_id: Option<&str>, owner: &str) -> bool {
-    inquiry_reference_id.is_some_and(|reference| !reference.is_empty() && reference == owner)
+/// The owner of an inquiry that came from a list (whose items carry no `included`): its own reference id, else the
+/// reference id of its account if we know that account.
+pub fn listed_owner<'a>(inquiry: &'a Inquiry, accounts: &'a KnownAccounts) -> Option<&'a str> {
+    let account_reference = inquiry.account_id().and_then(|id| accounts.reference_id(&id));
+    owner_of(inquiry.reference_id(), account_reference)
 }
 
-/// Among the owner's unfinished inquiries on the same template (newest first), the one pinned to the latest
-/// published version replaces an outdated inquiry without creating another.
-pub fn pick_successor<'a>(
-    candidates: &'a [Inquiry],
+/// What replaces an outdated inquiry, among candidates already known to be the same owner's (newest first).
+#[derive(Debug, Clone)]
+pub enum Successor<'a> {
+    /// An unfinished inquiry on the latest version: reuse it, create nothing.
+    Reuse(&'a Inquiry),
+    /// The newest inquiry on the latest version is finished or redacted: the user already went through the latest
+    /// version, so nothing is created and the refusal names that inquiry.
+    Refuse { inquiry: &'a Inquiry, refusal: Refusal },
+    /// No inquiry on the latest version yet: create one.
+    Create,
+}
+
+/// Recreate step 1 (docs/design.md, "Recreate"): the newest of the owner's inquiries on the same template, other
+/// than the outdated one, pinned to the latest published version, decides.
+pub fn choose_successor<'a>(
+    owned_candidates: impl IntoIterator<Item = &'a Inquiry>,
     outdated_id: &InquiryId,
+    template_id: &str,
     latest_version_id: &str,
-) -> Option<&'a Inquiry> {
-    candidates.iter().find(|candidate| {
+) -> Successor<'a> {
+    let newest = owned_candidates.into_iter().find(|candidate| {
         &candidate.id != outdated_id
-            && !candidate.is_redacted()
-            && candidate.status().is_resumable()
+            && candidate.inquiry_template_id() == Some(template_id)
             && candidate.template_version_id() == Some(latest_version_id)
-    })
+    });
+    match newest {
+        None => Successor::Create,
+        Some(inquiry) if inquiry.is_redacted() => Successor::Refuse { inquiry, refusal: Refusal::Redacted },
+        Some(inquiry) if !inquiry.status().is_resumable() => {
+            Successor::Refuse { inquiry, refusal: Refusal::NotResumable(inquiry.status().clone()) }
+        }
+        Some(inquiry) => Successor::Reuse(inquiry),
+    }
 }
 
 #[cfg(test)]
@@ -135,25 +182,29 @@ mod tests {
     fn decision_table() {
         let finished = [Completed, Approved, Declined, Failed, NeedsReview, Other("archived".into())];
         let open = [Created, Pending, Expired];
-        let checks = [Current, Outdated, Unavailable];
+        // (pinned, latest) for each template check
+        let current = (Some("itmplv_2"), Some("itmplv_2"));
+        let outdated = (Some("itmplv_1"), Some("itmplv_2"));
+        let unavailable = [(None, Some("itmplv_2")), (Some("itmplv_1"), None), (None, None)];
+        let all_versions: Vec<_> = [current, outdated].into_iter().chain(unavailable).collect();
         let policies = [ResumeAnyway, Reject];
 
         // Row 1: redacted, whatever else.
         for status in open.iter().chain(finished.iter()) {
-            for check in checks {
+            for &(pinned, latest) in &all_versions {
                 for policy in policies {
-                    assert_eq!(decide(status, true, check, policy), Err(Refusal::Redacted), "{status:?} {check:?}");
+                    assert_eq!(decide(status, true, pinned, latest, policy), Err(Refusal::Redacted), "{status:?}");
                 }
             }
         }
         // Row 2: finished or unknown statuses, whatever the check.
         for status in &finished {
-            for check in checks {
+            for &(pinned, latest) in &all_versions {
                 for policy in policies {
                     assert_eq!(
-                        decide(status, false, check, policy),
+                        decide(status, false, pinned, latest, policy),
                         Err(Refusal::NotResumable(status.clone())),
-                        "{status:?} {check:?}"
+                        "{status:?}"
                     );
                 }
             }
@@ -161,62 +212,101 @@ mod tests {
         // Rows 3-7: open inquiries.
         for status in &open {
             for policy in policies {
-                assert_eq!(decide(status, false, Current, policy), Ok(Decision::Resume), "{status:?}");
-                assert_eq!(decide(status, false, Outdated, policy), Ok(Decision::Recreate), "{status:?}");
+                assert_eq!(decide(status, false, current.0, current.1, policy), Ok(Decision::Resume), "{status:?}");
+                assert_eq!(
+                    decide(status, false, outdated.0, outdated.1, policy),
+                    Ok(Decision::Recreate { latest_version: "itmplv_2".into() }),
+                    "{status:?}"
+                );
             }
-            assert_eq!(decide(status, false, Unavailable, ResumeAnyway), Ok(Decision::Resume), "{status:?}");
-            assert_eq!(
-                decide(status, false, Unavailable, Reject),
-                Err(Refusal::TemplateCheckUnavailable),
-                "{status:?}"
-            );
+            for (pinned, latest) in unavailable {
+                assert_eq!(decide(status, false, pinned, latest, ResumeAnyway), Ok(Decision::Resume), "{status:?}");
+                assert_eq!(
+                    decide(status, false, pinned, latest, Reject),
+                    Err(Refusal::TemplateCheckUnavailable),
+                    "{status:?}"
+                );
+            }
         }
     }
 
     #[test]
-    fn links_for_expired_inquiries_need_a_resume_first() {
-        assert_eq!(link_steps(&Expired), &[Step::Resume, Step::GenerateLink]);
-        assert_eq!(link_steps(&Pending), &[Step::GenerateLink]);
-        assert_eq!(link_steps(&Created), &[Step::GenerateLink]);
-    }
-
-    #[test]
     fn ownership() {
-        assert!(is_owned_by(Some("user-1"), "user-1"));
-        assert!(!is_owned_by(Some("user-1"), "user-2"));
-        assert!(!is_owned_by(Some("User-1"), "user-1"));
-        assert!(!is_owned_by(None, "user-1"));
-        assert!(!is_owned_by(Some(""), ""));
-        assert!(is_owned_by(Some("42"), "42"));
+        let owner = |raw: &str| Owner::new(raw).unwrap();
+        let table: &[(Option<&str>, Option<&str>, &str, bool)] = &[
+            (Some("user-1"), None, "user-1", true),
+            (Some("user-1"), Some("user-2"), "user-1", true),
+            (Some("user-1"), Some("user-2"), "user-2", false), // the inquiry's own reference id wins
+            (None, Some("user-2"), "user-2", true),            // account-only: the account's reference id
+            (Some(""), Some("user-2"), "user-2", true),
+            (None, None, "user-1", false),
+            (Some(""), Some(""), "user-1", false),
+            (Some("User-1"), None, "user-1", false), // exact: no case folding
+            (Some("user-1,user-2"), None, "user-1", false), // no list splitting
+            (Some(" user-1"), None, "user-1", false),
+            (Some("42"), None, "42", true),
+        ];
+        for &(own, account, claim, expected) in table {
+            assert_eq!(is_owned_by(owner_of(own, account), &owner(claim)), expected, "{own:?} {account:?} {claim}");
+        }
     }
 
-    fn inquiry(id: &str, status: &str, version: &str, redacted: bool) -> Inquiry {
+    fn inquiry(id: &str, status: &str, template: &str, version: &str, redacted: bool) -> Inquiry {
         serde_json::from_value(serde_json::json!({
             "id": id,
             "attributes": {"status": status, "redacted-at": if redacted { serde_json::json!("2024-01-01T00:00:00Z") } else { serde_json::Value::Null }},
-            "relationships": {"inquiry-template-version": {"data": {"id": version}}}
+            "relationships": {
+                "inquiry-template": {"data": {"type": "inquiry-template", "id": template}},
+                "inquiry-template-version": {"data": {"id": version}}
+            }
         }))
         .unwrap()
     }
 
     #[test]
-    fn successor_is_the_newest_open_inquiry_on_the_latest_version() {
-        let candidates = vec![
-            inquiry("inq_newredacted", "pending", "itmplv_2", true),
-            inquiry("inq_newdone", "completed", "itmplv_2", false),
-            inquiry("inq_otherversion", "pending", "itmplv_3", false),
-            inquiry("inq_succ", "expired", "itmplv_2", false),
-            inquiry("inq_older", "created", "itmplv_2", false),
-            inquiry("inq_old", "pending", "itmplv_1", false),
+    fn the_newest_inquiry_on_the_latest_version_decides_the_successor() {
+        let old = InquiryId::parse("inq_old").unwrap();
+        // Ok(reused id), Err(Some((named id, refusal))) or Err(None) for "create".
+        type Chosen = Result<String, Option<(String, Refusal)>>;
+        let reuse = |inquiries: &[Inquiry]| -> Chosen {
+            match choose_successor(inquiries, &old, "itmpl_1", "itmplv_2") {
+                Successor::Reuse(found) => Ok(found.id.to_string()),
+                Successor::Refuse { inquiry, refusal } => Err(Some((inquiry.id.to_string(), refusal))),
+                Successor::Create => Err(None),
+            }
+        };
+        let other_version = inquiry("inq_otherversion", "pending", "itmpl_1", "itmplv_3", false);
+        let other_template = inquiry("inq_othertemplate", "pending", "itmpl_9", "itmplv_2", false);
+        let the_old_one = inquiry("inq_old", "pending", "itmpl_1", "itmplv_2", false);
+        let expired = inquiry("inq_succ", "expired", "itmpl_1", "itmplv_2", false);
+        let approved = inquiry("inq_done", "approved", "itmpl_1", "itmplv_2", false);
+        let redacted = inquiry("inq_gone", "pending", "itmpl_1", "itmplv_2", true);
+        let table: Vec<(Vec<Inquiry>, Chosen)> = vec![
+            (vec![], Err(None)),
+            (vec![other_version.clone(), other_template.clone(), the_old_one.clone()], Err(None)),
+            (vec![other_version.clone(), expired.clone(), approved.clone()], Ok("inq_succ".into())),
+            // A finished replacement: the user already went through the latest version — never re-verified.
+            (vec![approved.clone(), expired.clone()], Err(Some(("inq_done".into(), Refusal::NotResumable(Approved))))),
+            (vec![redacted.clone(), expired.clone()], Err(Some(("inq_gone".into(), Refusal::Redacted)))),
         ];
-        assert_eq!(
-            pick_successor(&candidates, &InquiryId::parse("inq_old").unwrap(), "itmplv_2").map(|i| i.id.as_str()),
-            Some("inq_succ")
-        );
-        assert!(pick_successor(&candidates, &InquiryId::parse("inq_old").unwrap(), "itmplv_9").is_none());
-        assert!(
-            pick_successor(&candidates[5..], &InquiryId::parse("inq_old").unwrap(), "itmplv_1").is_none(),
-            "never the outdated one itself"
-        );
+        for (candidates, expected) in table {
+            let names: Vec<String> = candidates.iter().map(|c| c.id.to_string()).collect();
+            assert_eq!(reuse(&candidates), expected, "{names:?}");
+        }
+    }
+
+    #[test]
+    fn listed_inquiries_are_owned_through_known_accounts_only() {
+        let listed: Inquiry = serde_json::from_value(serde_json::json!({
+            "id": "inq_1", "attributes": {"status": "pending", "reference-id": null},
+            "relationships": {"account": {"data": {"type": "account", "id": "act_1"}}}
+        }))
+        .unwrap();
+        let mut accounts = KnownAccounts::default();
+        assert_eq!(listed_owner(&listed, &accounts), None, "an unknown account proves nothing");
+        accounts.add(AccountId::parse("act_2").unwrap(), Some("user-2"));
+        assert_eq!(listed_owner(&listed, &accounts), None);
+        accounts.add(AccountId::parse("act_1").unwrap(), Some("user-1"));
+        assert_eq!(listed_owner(&listed, &accounts), Some("user-1"));
     }
 }

@@ -16,6 +16,10 @@
 //!   then fall back to `/`. None of this touches the path parameters, which carry the inquiry id.
 //!
 //! Every event API Gateway sends in practice passes through unchanged.
+//!
+//! The URL check mirrors `lambda_http` 1.3's internals (`build_request_uri`, `apigw_path_with_stage`), so the
+//! workspace pins `lambda_http` exactly, and `the_mirror_matches_lambda_http` below fails when an upgrade changes
+//! what it mirrors.
 
 use base64::Engine as _;
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
@@ -33,8 +37,8 @@ pub fn parse_event(mut payload: Value) -> Result<LambdaRequest, serde_json::Erro
     normalize_headers(&mut payload);
     let mut request: LambdaRequest = serde_json::from_value(payload)?;
     match &mut request {
-        LambdaRequest::ApiGatewayV1(event) => make_v1_convertible(event),
-        LambdaRequest::ApiGatewayV2(event) => make_v2_convertible(event),
+        LambdaRequest::ApiGatewayV1(event) => repair(event),
+        LambdaRequest::ApiGatewayV2(event) => repair(event),
         #[allow(unreachable_patterns)] // other event sources, when lambda_http's features enable them
         _ => {}
     }
@@ -89,75 +93,106 @@ fn undecodable_base64(is_base64_encoded: bool, body: Option<&str>) -> bool {
     is_base64_encoded && body.is_some_and(|b| base64::engine::general_purpose::STANDARD.decode(b).is_err())
 }
 
-fn make_v1_convertible(event: &mut ApiGatewayProxyRequest) {
-    if undecodable_base64(event.is_base64_encoded, event.body.as_deref()) {
-        event.is_base64_encoded = false;
-    }
-    let query = if !event.multi_value_query_string_parameters.is_empty() {
-        event.multi_value_query_string_parameters.to_query_string()
-    } else {
-        event.query_string_parameters.to_query_string()
-    };
-    let query = Some(query).filter(|q| !q.is_empty());
-    let builds = |event: &ApiGatewayProxyRequest| {
-        let path = path_with_stage(event.request_context.stage.as_deref(), event.path.as_deref().unwrap_or_default());
-        let host = host(&event.headers, event.request_context.domain_name.as_deref());
-        uri_builds(&event.headers, host, &path, query.as_deref())
-    };
-    if builds(event) {
-        return;
-    }
-    drop_url_headers(&mut event.headers);
-    drop_url_headers(&mut event.multi_value_headers);
-    if builds(event) {
-        return;
-    }
-    event.request_context.domain_name = None;
-    if builds(event) {
-        return;
-    }
-    event.path = event.path.as_deref().map(encode_path);
-    event.request_context.stage = event.request_context.stage.as_deref().map(encode_segment);
-    if builds(event) {
-        return;
-    }
-    event.path = Some("/".into());
-    event.request_context.stage = None;
-    event.multi_value_query_string_parameters = Default::default();
-    event.query_string_parameters = Default::default();
+/// The parts of an event `lambda_http` builds the request from, for both payload versions: the one repair ladder
+/// below works on either.
+trait Repairable {
+    fn read_undecodable_body_as_text(&mut self);
+    /// Whether `lambda_http` can build the request URI as the event stands.
+    fn uri_builds(&self) -> bool;
+    /// `Host` and `X-Forwarded-Proto`: the URL's authority and scheme, which we never use.
+    fn drop_url_headers(&mut self);
+    fn drop_domain_name(&mut self);
+    /// Percent-encodes path, query and stage.
+    fn encode_url(&mut self);
+    /// The last resort: `/`, no query, no stage.
+    fn reset_url(&mut self);
 }
 
-fn make_v2_convertible(event: &mut ApiGatewayV2httpRequest) {
-    if undecodable_base64(event.is_base64_encoded, event.body.as_deref()) {
-        event.is_base64_encoded = false;
+/// Fixes the body flag, then tries the least intrusive change first and stops as soon as the URI builds.
+fn repair(event: &mut impl Repairable) {
+    event.read_undecodable_body_as_text();
+    let ladder: [fn(&mut _); 4] =
+        [Repairable::drop_url_headers, Repairable::drop_domain_name, Repairable::encode_url, Repairable::reset_url];
+    for step in ladder {
+        if event.uri_builds() {
+            return;
+        }
+        step(event);
     }
-    let builds = |event: &ApiGatewayV2httpRequest| {
-        let stage = event.request_context.stage.as_deref();
-        let path = path_with_stage(stage, event.raw_path.as_deref().unwrap_or_default());
-        let host = host(&event.headers, event.request_context.domain_name.as_deref());
-        let query = event.raw_query_string.as_deref().filter(|q| !q.is_empty());
-        uri_builds(&event.headers, host, &path, query)
-    };
-    if builds(event) {
-        return;
+}
+
+impl Repairable for ApiGatewayProxyRequest {
+    fn read_undecodable_body_as_text(&mut self) {
+        if undecodable_base64(self.is_base64_encoded, self.body.as_deref()) {
+            self.is_base64_encoded = false;
+        }
     }
-    drop_url_headers(&mut event.headers);
-    if builds(event) {
-        return;
+
+    fn uri_builds(&self) -> bool {
+        let query = if !self.multi_value_query_string_parameters.is_empty() {
+            self.multi_value_query_string_parameters.to_query_string()
+        } else {
+            self.query_string_parameters.to_query_string()
+        };
+        let path = path_with_stage(self.request_context.stage.as_deref(), self.path.as_deref().unwrap_or_default());
+        let host = host(&self.headers, self.request_context.domain_name.as_deref());
+        uri_builds(&self.headers, host, &path, Some(query.as_str()).filter(|q| !q.is_empty()))
     }
-    event.request_context.domain_name = None;
-    if builds(event) {
-        return;
+
+    fn drop_url_headers(&mut self) {
+        drop_url_headers(&mut self.headers);
+        drop_url_headers(&mut self.multi_value_headers);
     }
-    event.raw_path = event.raw_path.as_deref().map(encode_path);
-    event.raw_query_string = event.raw_query_string.as_deref().map(encode_query);
-    event.request_context.stage = event.request_context.stage.as_deref().map(encode_segment);
-    if builds(event) {
-        return;
+
+    fn drop_domain_name(&mut self) {
+        self.request_context.domain_name = None;
     }
-    event.raw_path = Some("/".into());
-    event.raw_query_string = None;
-    event.request_context.stage = None;
+
+    fn encode_url(&mut self) {
+        self.path = self.path.as_deref().map(encode_path);
+        self.request_context.stage = self.request_context.stage.as_deref().map(encode_segment);
+    }
+
+    fn reset_url(&mut self) {
+        self.path = Some("/".into());
+        self.request_context.stage = None;
+        self.multi_value_query_string_parameters = Default::default();
+        self.query_string_parameters = Default::default();
+    }
+}
+
+impl Repairable for ApiGatewayV2httpRequest {
+    fn read_undecodable_body_as_text(&mut self) {
+        if undecodable_base64(self.is_base64_encoded, self.body.as_deref()) {
+            self.is_base64_encoded = false;
+        }
+    }
+
+    fn uri_builds(&self) -> bool {
+        let path = path_with_stage(self.request_context.stage.as_deref(), self.raw_path.as_deref().unwrap_or_default());
+        let host = host(&self.headers, self.request_context.domain_name.as_deref());
+        uri_builds(&self.headers, host, &path, self.raw_query_string.as_deref().filter(|q| !q.is_empty()))
+    }
+
+    fn drop_url_headers(&mut self) {
+        drop_url_headers(&mut self.headers);
+    }
+
+    fn drop_domain_name(&mut self) {
+        self.request_context.domain_name = None;
+    }
+
+    fn encode_url(&mut self) {
+        self.raw_path = self.raw_path.as_deref().map(encode_path);
+        self.raw_query_string = self.raw_query_string.as_deref().map(encode_query);
+        self.request_context.stage = self.request_context.stage.as_deref().map(encode_segment);
+    }
+
+    fn reset_url(&mut self) {
+        self.raw_path = Some("/".into());
+        self.raw_query_string = None;
+        self.request_context.stage = None;
+    }
 }
 
 fn drop_url_headers(headers: &mut HeaderMap) {
@@ -367,6 +402,55 @@ mod tests {
         rest["headers"]["Host"] = json!("exa mple.com");
         rest["path"] = json!(":1:2");
         assert_eq!(convert(rest).path_parameters().first("inquiry_id"), Some("inq_1"));
+    }
+
+    /// Our prediction of "lambda_http can build this URI" must match what lambda_http does: for each event, the
+    /// unrepaired conversion panics exactly when we predict it can't build.
+    #[test]
+    fn the_mirror_matches_lambda_http() {
+        let mut events = Vec::new();
+        for (pointer, value) in [
+            ("/rawQueryString", json!("a=1&b=%20x")),
+            ("/rawQueryString", json!("a=\"b c\"")),
+            ("/headers", json!({"host": "api.example.com", "x-forwarded-proto": "https"})),
+            ("/headers", json!({"host": "exa mple.com"})),
+            ("/headers", json!({"x-forwarded-proto": "no such scheme", "host": "h"})),
+            ("/rawPath", json!("/a b")),
+            ("/rawPath", json!("/inquiries/inq_1/session")),
+            ("/requestContext/stage", json!("prod")),
+            ("/requestContext/stage", json!("st age#")),
+        ] {
+            let mut event = http_api_event(json!({"sub": "u"}));
+            *event.pointer_mut(pointer).unwrap() = value;
+            events.push(event);
+        }
+        let mut rest = rest_api_event();
+        events.push(rest.clone());
+        rest["headers"]["Host"] = json!("exa mple.com");
+        rest["multiValueHeaders"]["Host"] = json!(["exa mple.com"]);
+        events.push(rest);
+        let (mut buildable, mut unbuildable) = (0, 0);
+        for event in events {
+            let normalized = {
+                let mut payload = event.clone();
+                normalize_headers(&mut payload);
+                serde_json::from_value::<LambdaRequest>(payload).unwrap()
+            };
+            let predicted = match &normalized {
+                LambdaRequest::ApiGatewayV1(e) => e.uri_builds(),
+                LambdaRequest::ApiGatewayV2(e) => e.uri_builds(),
+                #[allow(unreachable_patterns)]
+                _ => unreachable!("only API Gateway events here"),
+            };
+            let built = std::panic::catch_unwind(move || lambda_http::Request::from(normalized)).is_ok();
+            assert_eq!(predicted, built, "our URL check and lambda_http disagree on {event}");
+            if built {
+                buildable += 1;
+            } else {
+                unbuildable += 1;
+            }
+        }
+        assert!(buildable >= 4 && unbuildable >= 4, "both kinds covered: {buildable} / {unbuildable}");
     }
 
     #[test]

@@ -5,6 +5,7 @@ pub mod handler;
 pub mod problem;
 pub mod request;
 pub mod response;
+pub mod summary;
 
 use crate::app::service::Function;
 use crate::app::state::AppState;

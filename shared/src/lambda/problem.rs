@@ -5,35 +5,88 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
-use crate::app::error::Error;
+use crate::app::error::{Error, Failure, RequestError};
+use crate::domain::policy::Refusal;
+use crate::domain::status::InquiryStatus;
+use crate::persona::UpstreamError;
 
 pub const PROBLEM_TYPE_PREFIX: &str = "urn:persona-resume:problem:";
 
-/// Status, code and fixed title of every error (design.md, "Errors").
-pub fn classify(error: &Error) -> (StatusCode, &'static str, &'static str) {
-    match error {
-        Error::InvalidInquiryId => (StatusCode::BAD_REQUEST, "invalid_inquiry_id", "Invalid inquiry id"),
-        Error::InvalidBody(_) => (StatusCode::BAD_REQUEST, "invalid_body", "Invalid request body"),
-        Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated"),
-        Error::InquiryNotFound => (StatusCode::NOT_FOUND, "inquiry_not_found", "Inquiry not found"),
-        Error::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed"),
-        Error::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "Request body too large"),
-        Error::UnsupportedMediaType => {
-            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type")
+/// Status, code, fixed title and fixed public detail of an error (docs/design.md, "Errors"). The public detail
+/// never names an operation, a serde position or a transport cause: those go to the invocation's log line.
+impl Error {
+    pub fn status(&self) -> StatusCode {
+        self.kind().0
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.kind().1
+    }
+
+    pub fn title(&self) -> &'static str {
+        self.kind().2
+    }
+
+    /// What the caller reads in `detail`.
+    pub fn public_detail(&self) -> String {
+        match self {
+            // Our own words about the caller's request (never its content).
+            Error::Request(RequestError::InvalidBody(rule)) => (*rule).to_owned(),
+            Error::Request(other) => other.to_string(),
+            Error::Refused(_) => self.to_string(),
+            Error::Upstream(upstream) => match upstream {
+                UpstreamError::RateLimited { .. } => "Persona is rate limiting this environment; retry later.",
+                UpstreamError::Unauthorized { .. } => "The service could not authenticate to Persona.",
+                UpstreamError::Timeout => "Persona did not answer in time.",
+                _ => "Persona returned an error or an answer the service could not use.",
+            }
+            .to_owned(),
         }
-        Error::InquiryRedacted => (StatusCode::CONFLICT, "inquiry_redacted", "Inquiry redacted"),
-        Error::InquiryNotResumable { .. } => (StatusCode::CONFLICT, "inquiry_not_resumable", "Inquiry not resumable"),
-        Error::TemplateCheckUnavailable => {
-            (StatusCode::CONFLICT, "template_check_unavailable", "Template version check unavailable")
+    }
+
+    /// `Retry-After` for a 429: Persona's reset window.
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            Error::Upstream(UpstreamError::RateLimited { retry_after_seconds, .. }) => Some(*retry_after_seconds),
+            _ => None,
         }
-        Error::PersonaRateLimited { .. } => {
-            (StatusCode::TOO_MANY_REQUESTS, "persona_rate_limited", "Persona rate limit reached")
+    }
+
+    fn kind(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            Error::Request(request) => match request {
+                RequestError::InvalidInquiryId => (StatusCode::BAD_REQUEST, "invalid_inquiry_id", "Invalid inquiry id"),
+                RequestError::InvalidBody(_) => (StatusCode::BAD_REQUEST, "invalid_body", "Invalid request body"),
+                RequestError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", "Unauthenticated"),
+                RequestError::MethodNotAllowed => {
+                    (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed")
+                }
+                RequestError::BodyTooLarge { .. } => {
+                    (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "Request body too large")
+                }
+                RequestError::UnsupportedMediaType => {
+                    (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "Unsupported media type")
+                }
+            },
+            Error::Refused(refusal) => match refusal {
+                Refusal::NotFound => (StatusCode::NOT_FOUND, "inquiry_not_found", "Inquiry not found"),
+                Refusal::Redacted => (StatusCode::CONFLICT, "inquiry_redacted", "Inquiry redacted"),
+                Refusal::NotResumable(_) => (StatusCode::CONFLICT, "inquiry_not_resumable", "Inquiry not resumable"),
+                Refusal::TemplateCheckUnavailable => {
+                    (StatusCode::CONFLICT, "template_check_unavailable", "Template version check unavailable")
+                }
+            },
+            Error::Upstream(upstream) => match upstream {
+                UpstreamError::RateLimited { .. } => {
+                    (StatusCode::TOO_MANY_REQUESTS, "persona_rate_limited", "Persona rate limit reached")
+                }
+                UpstreamError::Unauthorized { .. } => {
+                    (StatusCode::BAD_GATEWAY, "persona_auth_failed", "Persona authentication failed")
+                }
+                UpstreamError::Timeout => (StatusCode::GATEWAY_TIMEOUT, "persona_timeout", "Persona timeout"),
+                _ => (StatusCode::BAD_GATEWAY, "persona_error", "Persona error"),
+            },
         }
-        Error::PersonaError { .. } => (StatusCode::BAD_GATEWAY, "persona_error", "Persona error"),
-        Error::PersonaAuthFailed { .. } => {
-            (StatusCode::BAD_GATEWAY, "persona_auth_failed", "Persona authentication failed")
-        }
-        Error::PersonaTimeout => (StatusCode::GATEWAY_TIMEOUT, "persona_timeout", "Persona timeout"),
     }
 }
 
@@ -53,46 +106,30 @@ struct Problem<'a> {
     persona_request_id: Option<&'a str>,
 }
 
-/// Renders an error. `inquiry_id` is the (validated) inquiry the request was about, when known.
-pub fn problem_response(error: &Error, inquiry_id: Option<&str>) -> Response<Body> {
-    let (status, code, title) = classify(error);
-    let detail = match error {
-        // Our key problem is the operator's to fix; the caller learns only that the service is misconfigured.
-        Error::PersonaAuthFailed { .. } => "The service could not authenticate to Persona.".to_owned(),
-        other => other.to_string(),
-    };
-    let (inquiry_status, persona_request_id) = match error {
-        Error::InquiryNotResumable { status } => (Some(status.as_str()), None),
-        Error::PersonaRateLimited { persona_request_id, .. }
-        | Error::PersonaError { persona_request_id, .. }
-        | Error::PersonaAuthFailed { persona_request_id } => (None, persona_request_id.as_deref()),
-        _ => (None, None),
-    };
-    let inquiry_id = match error {
-        // The id was not valid: never echo caller input.
-        Error::InvalidInquiryId => None,
-        _ => inquiry_id,
-    };
+/// Renders a failure, naming the inquiry it was about when one is known.
+pub fn problem_response(failure: &Failure) -> Response<Body> {
+    let error = &failure.error;
+    let status = error.status();
+    let code = error.code();
     let problem = Problem {
         problem_type: format!("{PROBLEM_TYPE_PREFIX}{code}"),
-        title,
+        title: error.title(),
         status: status.as_u16(),
-        detail,
+        detail: error.public_detail(),
         code,
-        inquiry_id,
-        inquiry_status,
-        persona_request_id,
+        inquiry_id: failure.inquiry_id.as_deref(),
+        inquiry_status: error.inquiry_status().map(InquiryStatus::as_str),
+        persona_request_id: error.persona_request_id(),
     };
     let mut builder = Response::builder()
         .status(status)
         .header(CONTENT_TYPE, "application/problem+json")
         .header(CACHE_CONTROL, "no-store");
-    match error {
-        Error::MethodNotAllowed => builder = builder.header(ALLOW, "POST"),
-        Error::PersonaRateLimited { retry_after_seconds, .. } => {
-            builder = builder.header(RETRY_AFTER, retry_after_seconds.to_string())
-        }
-        _ => {}
+    if matches!(error, Error::Request(RequestError::MethodNotAllowed)) {
+        builder = builder.header(ALLOW, "POST");
+    }
+    if let Some(seconds) = error.retry_after_seconds() {
+        builder = builder.header(RETRY_AFTER, seconds.to_string());
     }
     builder
         .body(Body::Text(serde_json::to_string(&problem).expect("plain struct serializes")))
@@ -102,36 +139,54 @@ pub fn problem_response(error: &Error, inquiry_id: Option<&str>) -> Response<Bod
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::persona::model::InquiryStatus;
+    use crate::domain::ids::InquiryId;
 
     fn body(response: &Response<Body>) -> serde_json::Value {
         serde_json::from_slice(response.body().as_ref()).unwrap()
     }
 
+    fn about(error: impl Into<Error>, inquiry_id: Option<&str>) -> Failure {
+        Failure { error: error.into(), inquiry_id: inquiry_id.map(|id| InquiryId::parse(id).unwrap()) }
+    }
+
     #[test]
-    fn every_error_has_its_status_and_code() {
+    fn every_error_has_its_status_code_and_a_fixed_public_detail() {
+        let malformed = UpstreamError::Malformed {
+            detail: "get-inquiry: the document lacks a required member (line 1, column 723)".into(),
+            request_id: Some("req_1".into()),
+        };
         let table: Vec<(Error, u16, &str)> = vec![
-            (Error::InvalidInquiryId, 400, "invalid_inquiry_id"),
-            (Error::InvalidBody("x".into()), 400, "invalid_body"),
-            (Error::Unauthenticated, 401, "unauthenticated"),
-            (Error::InquiryNotFound, 404, "inquiry_not_found"),
-            (Error::MethodNotAllowed, 405, "method_not_allowed"),
-            (Error::BodyTooLarge { limit: 8192 }, 413, "body_too_large"),
-            (Error::UnsupportedMediaType, 415, "unsupported_media_type"),
-            (Error::InquiryRedacted, 409, "inquiry_redacted"),
-            (Error::InquiryNotResumable { status: InquiryStatus::Completed }, 409, "inquiry_not_resumable"),
-            (Error::TemplateCheckUnavailable, 409, "template_check_unavailable"),
+            (RequestError::InvalidInquiryId.into(), 400, "invalid_inquiry_id"),
+            (RequestError::InvalidBody("x").into(), 400, "invalid_body"),
+            (RequestError::Unauthenticated.into(), 401, "unauthenticated"),
+            (Refusal::NotFound.into(), 404, "inquiry_not_found"),
+            (RequestError::MethodNotAllowed.into(), 405, "method_not_allowed"),
+            (RequestError::BodyTooLarge { limit: 8192 }.into(), 413, "body_too_large"),
+            (RequestError::UnsupportedMediaType.into(), 415, "unsupported_media_type"),
+            (Refusal::Redacted.into(), 409, "inquiry_redacted"),
+            (Refusal::NotResumable(InquiryStatus::Completed).into(), 409, "inquiry_not_resumable"),
+            (Refusal::TemplateCheckUnavailable.into(), 409, "template_check_unavailable"),
             (
-                Error::PersonaRateLimited { retry_after_seconds: 7, persona_request_id: None },
+                UpstreamError::RateLimited { retry_after_seconds: 7, request_id: None }.into(),
                 429,
                 "persona_rate_limited",
             ),
-            (Error::PersonaError { detail: "d".into(), persona_request_id: None }, 502, "persona_error"),
-            (Error::PersonaAuthFailed { persona_request_id: None }, 502, "persona_auth_failed"),
-            (Error::PersonaTimeout, 504, "persona_timeout"),
+            (malformed.into(), 502, "persona_error"),
+            (UpstreamError::Rejected { status: 422, request_id: None }.into(), 502, "persona_error"),
+            (
+                UpstreamError::Unavailable {
+                    detail: "create-inquiry: could not connect: tcp connect error".into(),
+                    request_id: None,
+                }
+                .into(),
+                502,
+                "persona_error",
+            ),
+            (UpstreamError::Unauthorized { status: 401, request_id: None }.into(), 502, "persona_auth_failed"),
+            (UpstreamError::Timeout.into(), 504, "persona_timeout"),
         ];
         for (error, status, code) in table {
-            let response = problem_response(&error, Some("inq_abc"));
+            let response = problem_response(&about(error.clone(), Some("inq_abc")));
             assert_eq!(response.status().as_u16(), status, "{code}");
             assert_eq!(response.headers()[CONTENT_TYPE], "application/problem+json");
             let json = body(&response);
@@ -139,28 +194,31 @@ mod tests {
             assert_eq!(json["status"], status);
             assert_eq!(json["type"], format!("urn:persona-resume:problem:{code}"));
             assert!(json["title"].as_str().is_some_and(|t| !t.is_empty()));
-            assert!(json["detail"].as_str().is_some_and(|d| !d.is_empty()));
+            let detail = json["detail"].as_str().unwrap();
+            assert!(!detail.is_empty());
+            for internal in ["get-inquiry", "create-inquiry", "line 1", "column", "tcp", "connect", "422"] {
+                assert!(!detail.contains(internal), "{code}: the public detail leaks {internal:?}: {detail}");
+            }
         }
     }
 
     #[test]
     fn members_and_headers_where_known() {
-        let not_resumable =
-            problem_response(&Error::InquiryNotResumable { status: InquiryStatus::Approved }, Some("inq_abc"));
+        let not_resumable = problem_response(&about(Refusal::NotResumable(InquiryStatus::Approved), Some("inq_abc")));
         let json = body(&not_resumable);
         assert_eq!(json["inquiry_status"], "approved");
         assert_eq!(json["inquiry_id"], "inq_abc");
 
-        let limited = problem_response(
-            &Error::PersonaRateLimited { retry_after_seconds: 12, persona_request_id: Some("req_1".into()) },
+        let limited = problem_response(&about(
+            UpstreamError::RateLimited { retry_after_seconds: 12, request_id: Some("req_1".into()) },
             None,
-        );
+        ));
         assert_eq!(limited.headers()[RETRY_AFTER], "12");
         assert_eq!(body(&limited)["persona_request_id"], "req_1");
+        assert!(body(&limited).get("inquiry_id").is_none());
 
-        assert_eq!(problem_response(&Error::MethodNotAllowed, None).headers()[ALLOW], "POST");
-        assert!(body(&problem_response(&Error::InvalidInquiryId, Some("inq_../x"))).get("inquiry_id").is_none());
-        let auth = body(&problem_response(&Error::PersonaAuthFailed { persona_request_id: None }, None));
+        assert_eq!(problem_response(&about(RequestError::MethodNotAllowed, None)).headers()[ALLOW], "POST");
+        let auth = body(&problem_response(&about(UpstreamError::Unauthorized { status: 401, request_id: None }, None)));
         assert!(!auth["detail"].as_str().unwrap().contains("key"), "the detail says nothing about the key");
     }
 }

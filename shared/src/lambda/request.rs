@@ -1,4 +1,4 @@
-//! Request rules (design.md, "Request rules"): method, owner claim, inquiry id, body. Nothing here talks to
+//! Request rules (docs/design.md, "Request rules"): method, owner claim, inquiry id, body. Nothing here talks to
 //! Persona; a request that breaks a rule never reaches it.
 
 use lambda_http::http::header::CONTENT_TYPE;
@@ -7,9 +7,10 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 use serde_json::Value;
 
-use crate::app::error::Error;
-use crate::app::service::{Function, ResumeRequest, Target};
+use crate::app::error::RequestError as Error;
+use crate::app::service::{Action, Function, ResumeRequest, Target};
 use crate::domain::ids::InquiryId;
+use crate::domain::owner::{Caller, Owner};
 use crate::ops::config::{AuthMode, LINK_EXPIRY_RANGE};
 
 pub const MAX_BODY_BYTES: usize = 8 * 1024;
@@ -27,15 +28,21 @@ pub fn parse_request(
         return Err(Error::MethodNotAllowed);
     }
     let target = target(request)?;
-    let owner = match auth_mode {
-        AuthMode::Jwt => Some(owner_from_claims(request, owner_claim).ok_or(Error::Unauthenticated)?),
-        AuthMode::Iam => None,
+    let caller = match auth_mode {
+        AuthMode::Jwt => {
+            Caller::User(owner_from_claims(request, owner_claim).and_then(Owner::new).ok_or(Error::Unauthenticated)?)
+        }
+        AuthMode::Iam => Caller::Trusted,
     };
-    if target == Target::Me && owner.is_none() {
+    if target == Target::Me && caller == Caller::Trusted {
         return Err(Error::Unauthenticated); // `/me` needs a user: JWT mode only.
     }
-    let link_expires_in_seconds = parse_body(request, function)?;
-    Ok(ResumeRequest { target, owner, link_expires_in_seconds })
+    let expires_in_seconds = parse_body(request, function)?;
+    let action = match function {
+        Function::IssueLink => Action::Link { expires_in_seconds },
+        Function::ResumeSession => Action::Session,
+    };
+    Ok(ResumeRequest { target, caller, action })
 }
 
 /// `/inquiries/{inquiry_id}/…` carries the id as a path parameter; `/me/…` carries none.
@@ -87,14 +94,13 @@ fn parse_body(request: &Request, function: Function) -> Result<Option<u32>, Erro
     if !is_json {
         return Err(Error::UnsupportedMediaType);
     }
-    let value: Value =
-        serde_json::from_slice(bytes).map_err(|_| Error::InvalidBody("the body is not valid JSON".into()))?;
+    let value: Value = serde_json::from_slice(bytes).map_err(|_| Error::InvalidBody("the body is not valid JSON"))?;
     let Value::Object(members) = value else {
-        return Err(Error::InvalidBody("the body must be a JSON object".into()));
+        return Err(Error::InvalidBody("the body must be a JSON object"));
     };
     // `Value` keeps the last of two members with one name; which one a caller meant is anyone's guess.
     if serde_json::from_slice::<UniqueMembers>(bytes).is_err() {
-        return Err(Error::InvalidBody("a member appears more than once".into()));
+        return Err(Error::InvalidBody("a member appears more than once"));
     }
     let mut expires_in_seconds = None;
     for (name, value) in &members {
@@ -104,17 +110,13 @@ fn parse_body(request: &Request, function: Function) -> Result<Option<u32>, Erro
                     .as_u64()
                     .and_then(|n| u32::try_from(n).ok())
                     .filter(|n| LINK_EXPIRY_RANGE.contains(n))
-                    .ok_or_else(|| {
-                        Error::InvalidBody("expires_in_seconds must be an integer from 60 to 604800".into())
-                    })?;
+                    .ok_or(Error::InvalidBody("expires_in_seconds must be an integer from 60 to 604800"))?;
                 expires_in_seconds = Some(seconds);
             }
             (Function::IssueLink, _) => {
-                return Err(Error::InvalidBody("unknown member: only expires_in_seconds is accepted".into()))
+                return Err(Error::InvalidBody("unknown member: only expires_in_seconds is accepted"))
             }
-            (Function::ResumeSession, _) => {
-                return Err(Error::InvalidBody("this function accepts no body members".into()))
-            }
+            (Function::ResumeSession, _) => return Err(Error::InvalidBody("this function accepts no body members")),
         }
     }
     Ok(expires_in_seconds)
@@ -168,13 +170,16 @@ mod tests {
     }
 
     fn expiry(body: &str) -> Result<Option<u32>, Error> {
-        parse_request(&request(body), Function::IssueLink, AuthMode::Jwt, "sub").map(|r| r.link_expires_in_seconds)
+        parse_request(&request(body), Function::IssueLink, AuthMode::Jwt, "sub").map(|r| match r.action {
+            Action::Link { expires_in_seconds } => expires_in_seconds,
+            Action::Session => panic!("issue-link asks for a link"),
+        })
     }
 
     #[test]
     fn duplicate_members_are_refused() {
         let duplicate = r#"{"expires_in_seconds": 60, "expires_in_seconds": 604800}"#;
-        assert_eq!(expiry(duplicate), Err(Error::InvalidBody("a member appears more than once".into())));
+        assert_eq!(expiry(duplicate), Err(Error::InvalidBody("a member appears more than once")));
         let resume = parse_request(&request(r#"{"a": 1, "a": 1}"#), Function::ResumeSession, AuthMode::Jwt, "sub");
         assert!(matches!(resume, Err(Error::InvalidBody(_))));
         // Same names deeper down are another object's business (and rejected as unknown members anyway).

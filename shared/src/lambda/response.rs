@@ -50,7 +50,7 @@ pub fn success_response(resolution: &Resolution, hosted_flow_base: &Url) -> Resp
             one_time_link: link,
             one_time_link_short: short.as_deref(),
             outcome: resolution.outcome.as_str(),
-            previous_inquiry_id: resolution.previous_inquiry_id.as_deref(),
+            previous_inquiry_id: resolution.outcome.previous_inquiry_id().map(|id| id.as_str()),
             template_check: resolution.template_check,
         }),
         Access::Session { token } => serde_json::to_string(&SessionAnswer {
@@ -58,7 +58,7 @@ pub fn success_response(resolution: &Resolution, hosted_flow_base: &Url) -> Resp
             session_token: token.as_deref(),
             hosted_flow_url: hosted_flow_url(hosted_flow_base, &resolution.inquiry_id, token.as_deref()).into(),
             outcome: resolution.outcome.as_str(),
-            previous_inquiry_id: resolution.previous_inquiry_id.as_deref(),
+            previous_inquiry_id: resolution.outcome.previous_inquiry_id().map(|id| id.as_str()),
             template_check: resolution.template_check,
         }),
     }
@@ -101,11 +101,9 @@ mod tests {
         let base = Url::parse("https://inquiry.withpersona.com/verify").unwrap();
         let link = Resolution {
             inquiry_id: InquiryId::parse("inq_new").unwrap(),
-            outcome: Outcome::Recreated,
-            previous_inquiry_id: InquiryId::parse("inq_old").ok(),
+            outcome: Outcome::Recreated { previous: InquiryId::parse("inq_old").unwrap(), superseded_expired: None },
             template_check: TemplateCheck::Outdated,
             access: Access::OneTimeLink { link: "https://l/1".into(), short: None },
-            superseded_expired: None,
         };
         let response = success_response(&link, &base);
         assert_eq!(response.status(), StatusCode::OK);
@@ -121,10 +119,8 @@ mod tests {
         let session = Resolution {
             inquiry_id: InquiryId::parse("inq_1").unwrap(),
             outcome: Outcome::Resumed,
-            previous_inquiry_id: None,
             template_check: TemplateCheck::Current,
             access: Access::Session { token: None },
-            superseded_expired: None,
         };
         let json: serde_json::Value =
             serde_json::from_slice(success_response(&session, &base).body().as_ref()).unwrap();

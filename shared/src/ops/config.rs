@@ -1,10 +1,12 @@
 //! Configuration from the environment, parsed once at cold start.
 //!
-//! Rules (design.md, "Configuration"): an empty value means unset; booleans are `true`/`false`/`1`/`0` in any
+//! Rules (docs/design.md, "Configuration"): an empty value means unset; booleans are `true`/`false`/`1`/`0` in any
 //! case; a bad value fails the cold start with a message naming the variable.
 
 use thiserror::Error;
 use url::Url;
+
+use crate::ops::secrets::{ApiKey, ApiKeySource};
 
 pub const DEFAULT_PERSONA_API_BASE_URL: &str = "https://api.withpersona.com/api/v1";
 pub const DEFAULT_PERSONA_VERSION: &str = "2025-12-08";
@@ -28,27 +30,6 @@ pub enum UnavailablePolicy {
     Resume,
     /// Refuse with 409 `template_check_unavailable`.
     Reject,
-}
-
-/// Where the Persona API key comes from.
-#[derive(Clone, PartialEq, Eq)]
-pub enum ApiKeySource {
-    SecretsManager {
-        secret_id: String,
-    },
-    /// `PERSONA_API_KEY`: local development only.
-    Environment(crate::ops::api_key::ApiKey),
-}
-
-impl std::fmt::Debug for ApiKeySource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::SecretsManager { secret_id } => {
-                f.debug_struct("SecretsManager").field("secret_id", secret_id).finish()
-            }
-            Self::Environment(_) => f.write_str("Environment(<redacted>)"),
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -91,7 +72,7 @@ impl Config {
 
         let api_key_source = match (get("PERSONA_API_KEY_SECRET_ID"), get("PERSONA_API_KEY")) {
             (Some(secret_id), _) => ApiKeySource::SecretsManager { secret_id },
-            (None, Some(key)) => ApiKeySource::Environment(crate::ops::api_key::ApiKey::new(key.trim().to_owned())),
+            (None, Some(key)) => ApiKeySource::Environment(ApiKey::new(key.trim().to_owned())),
             (None, None) => {
                 return Err(ConfigError::new(
                     "PERSONA_API_KEY_SECRET_ID",
@@ -104,6 +85,13 @@ impl Config {
             "PERSONA_API_BASE_URL",
             get("PERSONA_API_BASE_URL").as_deref().unwrap_or(DEFAULT_PERSONA_API_BASE_URL),
         )?;
+        // The bearer key travels with every call: plain http only where it cannot leave the machine.
+        if persona_api_base_url.scheme() == "http" && !is_loopback(&persona_api_base_url) {
+            return Err(ConfigError::new(
+                "PERSONA_API_BASE_URL",
+                "must be an https URL (http only for 127.0.0.0/8, ::1 or localhost)",
+            ));
+        }
         let hosted_flow_url = parse_http_url(
             "PERSONA_HOSTED_FLOW_URL",
             get("PERSONA_HOSTED_FLOW_URL").as_deref().unwrap_or(DEFAULT_PERSONA_HOSTED_FLOW_URL),
@@ -190,6 +178,16 @@ fn parse_http_url(variable: &'static str, raw: &str) -> Result<Url, ConfigError>
         return Err(ConfigError::new(variable, "must be an http(s) URL"));
     }
     Ok(url)
+}
+
+/// Whether `url` names this machine: `localhost`, `127.0.0.0/8` or `::1`.
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -315,6 +313,39 @@ mod tests {
             assert_eq!(error.variable, variable, "{value}");
             assert!(error.to_string().contains(variable));
         }
+    }
+
+    #[test]
+    fn plain_http_reaches_persona_only_on_loopback() {
+        let table = [
+            ("https://api.withpersona.com/api/v1", true),
+            ("https://203.0.113.5/api/v1", true),
+            ("http://127.0.0.1:9000/api/v1", true),
+            ("http://127.8.9.10:9000", true),
+            ("http://localhost:9000", true),
+            ("http://LOCALHOST:9000", true),
+            ("http://[::1]:9000/api/v1", true),
+            ("http://api.withpersona.com/api/v1", false),
+            ("http://10.0.0.5:9000", false),
+            ("http://[::2]:9000", false),
+            ("http://localhost.example.com", false),
+            ("http://128.0.0.1", false),
+        ];
+        for (url, accepted) in table {
+            let mut vars = minimal();
+            vars.push(("PERSONA_API_BASE_URL", url));
+            match parse(&vars) {
+                Ok(_) => assert!(accepted, "{url} must be refused"),
+                Err(error) => {
+                    assert!(!accepted, "{url} must be accepted: {error}");
+                    assert_eq!(error.variable, "PERSONA_API_BASE_URL");
+                }
+            }
+        }
+        // The hosted flow URL is handed to users and carries no key: any http(s) host.
+        let mut vars = minimal();
+        vars.push(("PERSONA_HOSTED_FLOW_URL", "http://verify.example.com/start"));
+        assert!(parse(&vars).is_ok());
     }
 
     #[test]

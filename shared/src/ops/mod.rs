@@ -1,6 +1,5 @@
 //! Operating the functions: configuration, the API key, logs and metrics.
 
-pub mod api_key;
 pub mod config;
 pub mod metrics;
 pub mod secrets;

@@ -1,12 +1,53 @@
-//! The Persona API key, loaded from Secrets Manager at cold start and re-read when Persona rejects it (rotation).
+//! The Persona API key, in one place: the value that never appears in logs ([`ApiKey`]), where it comes from
+//! ([`ApiKeySource`], parsed from the configuration), and the store that loads it from Secrets Manager at cold
+//! start and re-reads it when Persona rejects it (rotation) ([`KeyStore`]).
 
+use std::fmt;
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
-use crate::ops::api_key::ApiKey;
-use crate::ops::config::ApiKeySource;
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    /// The raw key, for the `Authorization` header only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// Where the Persona API key comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ApiKeySource {
+    SecretsManager {
+        secret_id: String,
+    },
+    /// `PERSONA_API_KEY`: local development only.
+    Environment(ApiKey),
+}
+
+impl fmt::Debug for ApiKeySource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::SecretsManager { secret_id } => {
+                f.debug_struct("SecretsManager").field("secret_id", secret_id).finish()
+            }
+            Self::Environment(_) => f.write_str("Environment(<redacted>)"),
+        }
+    }
+}
 
 /// Later re-reads after a rejected key are at most this frequent, so a dead key can't hammer Secrets Manager.
 pub const REREAD_INTERVAL: Duration = Duration::from_secs(60);
@@ -57,23 +98,28 @@ pub struct KeyStore {
 }
 
 impl KeyStore {
-    /// Loads the key once, at cold start.
-    pub async fn load(source: &ApiKeySource, sdk_config: Option<&aws_config::SdkConfig>) -> Result<Self, SecretError> {
+    /// Loads the key once, at cold start (Secrets Manager as the environment configures the SDK).
+    pub async fn load(source: &ApiKeySource) -> Result<Self, SecretError> {
         match source {
             ApiKeySource::Environment(key) => Ok(Self::fixed(key.clone())),
             ApiKeySource::SecretsManager { secret_id } => {
-                let client = match sdk_config {
-                    Some(config) => aws_sdk_secretsmanager::Client::new(config),
-                    None => aws_sdk_secretsmanager::Client::new(&aws_config::load_from_env().await),
-                };
-                let key = fetch(&client, secret_id).await?;
-                Ok(Self {
-                    current: RwLock::new(key),
-                    origin: Origin::SecretsManager { client, secret_id: secret_id.clone() },
-                    last_reread: Mutex::new(None),
-                })
+                let client = aws_sdk_secretsmanager::Client::new(&aws_config::load_from_env().await);
+                Self::from_secrets_manager(client, secret_id).await
             }
         }
+    }
+
+    /// Loads the key from `secret_id` through a given Secrets Manager client (tests point one at a stub).
+    pub async fn from_secrets_manager(
+        client: aws_sdk_secretsmanager::Client,
+        secret_id: &str,
+    ) -> Result<Self, SecretError> {
+        let key = fetch(&client, secret_id).await?;
+        Ok(Self {
+            current: RwLock::new(key),
+            origin: Origin::SecretsManager { client, secret_id: secret_id.to_owned() },
+            last_reread: Mutex::new(None),
+        })
     }
 
     /// A key that never changes (local development, tests).
@@ -131,6 +177,15 @@ async fn fetch(client: &aws_sdk_secretsmanager::Client, secret_id: &str) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_hides_the_key() {
+        let key = ApiKey::new("persona_sandbox_secret".into());
+        assert_eq!(format!("{key:?}"), "ApiKey(<redacted>)");
+        assert_eq!(key.expose(), "persona_sandbox_secret");
+        let source = ApiKeySource::Environment(key);
+        assert_eq!(format!("{source:?}"), "Environment(<redacted>)");
+    }
 
     #[test]
     fn secret_string_forms() {

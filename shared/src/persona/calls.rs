@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::domain::ids::InquiryId;
 use crate::persona::operation::Operation;
 
 /// Time kept back from Lambda's deadline to render the answer and post it to the Runtime API.
@@ -40,13 +39,11 @@ pub struct Invocation {
     pub lambda_request_id: String,
     deadline: Instant,
     pub calls: Vec<UpstreamCall>,
-    /// The inquiry the answer is about, once known (for the log line and error bodies).
-    pub inquiry_id: Option<InquiryId>,
 }
 
 impl Invocation {
     pub fn new(lambda_request_id: String, deadline: Instant) -> Self {
-        Self { lambda_request_id, deadline, calls: Vec::new(), inquiry_id: None }
+        Self { lambda_request_id, deadline, calls: Vec::new() }
     }
 
     /// Converts Lambda's wall-clock deadline into a monotonic one, keeping [`DEADLINE_MARGIN`] back.

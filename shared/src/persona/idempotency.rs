@@ -1,4 +1,4 @@
-//! Idempotency keys (design.md, "Idempotency keys").
+//! Idempotency keys (docs/design.md, "Idempotency keys").
 //!
 //! Persona replays the first answer to a key for 24 h or more, 5xx answers included. So a lost answer (timeout,
 //! dropped connection) retries the same key, while a 5xx *answer* moves to the next key of the sequence
@@ -8,6 +8,8 @@
 use url::form_urlencoded::byte_serialize;
 
 use crate::domain::ids::InquiryId;
+use crate::domain::owner::Owner;
+use crate::persona::model::CreateInquiry;
 use crate::persona::operation::Operation;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,16 +23,16 @@ impl KeySequence {
         Self { base, position: 1 }
     }
 
-    /// Creating the successor of an outdated inquiry.
-    pub fn recreate(outdated_inquiry_id: &InquiryId, latest_version_id: &str) -> Self {
-        Self::starting_at(format!("recreate:{outdated_inquiry_id}:{latest_version_id}"))
+    /// Creating the successor of an outdated inquiry. The body fingerprint makes a changed configuration (say
+    /// `PERSONA_REDIRECT_URI`) start a fresh sequence instead of meeting an answer stored for another body.
+    pub fn recreate(outdated_inquiry_id: &InquiryId, latest_version_id: &str, body: &CreateInquiry) -> Self {
+        Self::starting_at(format!("recreate:{outdated_inquiry_id}:{latest_version_id}:{}", body.fingerprint()))
     }
 
-    /// Creating a returning user's first inquiry (`/me`). The owner comes from a JWT claim, so it is
-    /// percent-encoded to keep the header value plain ASCII.
-    pub fn create(inquiry_template_id: &str, owner: &str) -> Self {
-        let owner: String = byte_serialize(owner.as_bytes()).collect();
-        Self::starting_at(format!("create:{inquiry_template_id}:{owner}"))
+    /// Creating a returning user's first inquiry (`/me`): the owner appears only as a fingerprint (short, and no
+    /// user id in a header).
+    pub fn create(inquiry_template_id: &str, owner: &Owner, body: &CreateInquiry) -> Self {
+        Self::starting_at(format!("create:{inquiry_template_id}:{}:{}", owner.fingerprint(), body.fingerprint()))
     }
 
     /// Resume and link generation: fresh per invocation (a link is single-use; never replay an old one).
@@ -60,6 +62,7 @@ impl KeySequence {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::persona::model::CreateInquiryAttributes;
 
     fn id(raw: &str) -> InquiryId {
         InquiryId::parse(raw).unwrap()
@@ -67,16 +70,30 @@ mod tests {
 
     #[test]
     fn sequences() {
-        let mut recreate = KeySequence::recreate(&id("inq_old"), "itmplv_2");
-        assert_eq!(recreate.current(), "recreate:inq_old:itmplv_2");
-        assert_eq!(recreate.current(), "recreate:inq_old:itmplv_2", "a lost answer retries the same key");
+        let body = CreateInquiry::new(
+            CreateInquiryAttributes {
+                inquiry_template_id: "itmpl_1".into(),
+                reference_id: None,
+                account_id: None,
+                redirect_uri: None,
+            },
+            None,
+        );
+        let fp = body.fingerprint();
+        assert_eq!(fp.len(), 16);
+        let mut recreate = KeySequence::recreate(&id("inq_old"), "itmplv_2", &body);
+        assert_eq!(recreate.current(), format!("recreate:inq_old:itmplv_2:{fp}"));
+        assert_eq!(recreate.current(), format!("recreate:inq_old:itmplv_2:{fp}"), "a lost answer retries the same key");
         recreate.advance();
-        assert_eq!(recreate.current(), "recreate:inq_old:itmplv_2:2");
+        assert_eq!(recreate.current(), format!("recreate:inq_old:itmplv_2:{fp}:2"));
         recreate.advance();
-        assert_eq!(recreate.current(), "recreate:inq_old:itmplv_2:3");
+        assert_eq!(recreate.current(), format!("recreate:inq_old:itmplv_2:{fp}:3"));
 
-        assert_eq!(KeySequence::create("itmpl_1", "user-1").current(), "create:itmpl_1:user-1");
-        assert_eq!(KeySequence::create("itmpl_1", "a b/é").current(), "create:itmpl_1:a+b%2F%C3%A9");
+        let owner = Owner::new("a b/é@example.com").unwrap();
+        let create = KeySequence::create("itmpl_1", &owner, &body).current();
+        assert_eq!(create, format!("create:itmpl_1:{}:{fp}", owner.fingerprint()));
+        assert!(!create.contains("example"), "no user id in a header: {create}");
+        assert!(create.is_ascii());
         assert_eq!(
             KeySequence::per_invocation(Operation::Resume, &id("inq_1"), "8f0e-1").current(),
             "resume:inq_1:8f0e-1"
@@ -85,9 +102,22 @@ mod tests {
     }
 
     #[test]
-    fn every_walk_starts_from_the_same_key() {
-        let first = KeySequence::recreate(&id("inq_old"), "itmplv_2");
-        let second = KeySequence::recreate(&id("inq_old"), "itmplv_2");
+    fn every_walk_starts_from_the_same_key_and_a_changed_body_starts_another() {
+        let body = |redirect: Option<&str>| {
+            CreateInquiry::new(
+                CreateInquiryAttributes {
+                    inquiry_template_id: "itmpl_1".into(),
+                    reference_id: Some("user-1".into()),
+                    account_id: None,
+                    redirect_uri: redirect.map(str::to_owned),
+                },
+                None,
+            )
+        };
+        let first = KeySequence::recreate(&id("inq_old"), "itmplv_2", &body(None));
+        let second = KeySequence::recreate(&id("inq_old"), "itmplv_2", &body(None));
         assert_eq!(first, second);
+        let reconfigured = KeySequence::recreate(&id("inq_old"), "itmplv_2", &body(Some("https://app.example/done")));
+        assert_ne!(first.current(), reconfigured.current());
     }
 }

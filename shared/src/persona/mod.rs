@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod model;
 pub mod operation;
 pub mod retry;
+mod transport;
 
 pub use client::{ListFilter, PersonaClient};
 pub use error::UpstreamError;

@@ -5,65 +5,8 @@
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::domain::ids::InquiryId;
-
-/// An inquiry's status. Persona warns the list can grow, so unknown values are kept, not rejected.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InquiryStatus {
-    Created,
-    Pending,
-    Completed,
-    Expired,
-    Failed,
-    NeedsReview,
-    Approved,
-    Declined,
-    Other(String),
-}
-
-impl InquiryStatus {
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Created => "created",
-            Self::Pending => "pending",
-            Self::Completed => "completed",
-            Self::Expired => "expired",
-            Self::Failed => "failed",
-            Self::NeedsReview => "needs_review",
-            Self::Approved => "approved",
-            Self::Declined => "declined",
-            Self::Other(value) => value,
-        }
-    }
-
-    /// Resuming is meant for unfinished inquiries only.
-    pub fn is_resumable(&self) -> bool {
-        matches!(self, Self::Created | Self::Pending | Self::Expired)
-    }
-}
-
-impl From<&str> for InquiryStatus {
-    fn from(value: &str) -> Self {
-        match value {
-            "created" => Self::Created,
-            "pending" => Self::Pending,
-            "completed" => Self::Completed,
-            "expired" => Self::Expired,
-            "failed" => Self::Failed,
-            "needs_review" => Self::NeedsReview,
-            "approved" => Self::Approved,
-            "declined" => Self::Declined,
-            other => Self::Other(other.to_owned()),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for InquiryStatus {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = String::deserialize(deserializer)?;
-        Ok(Self::from(raw.as_str()))
-    }
-}
+use crate::domain::ids::{AccountId, InquiryId};
+pub use crate::domain::status::InquiryStatus;
 
 /// `{"type": ..., "id": ...}`. Persona's schema requires neither member, and its own examples carry empty
 /// identifier objects (`"template": {"data": {}}`): an identifier without a usable `id` (absent, null or empty)
@@ -144,8 +87,9 @@ impl Inquiry {
         self.attributes.reference_id.as_deref().filter(|r| !r.is_empty())
     }
 
-    pub fn account_id(&self) -> Option<&str> {
-        to_one_id(&self.relationships.account)
+    /// The inquiry's account, when it names one with a well-formed id.
+    pub fn account_id(&self) -> Option<AccountId> {
+        to_one_id(&self.relationships.account).and_then(|id| AccountId::parse(id).ok())
     }
 
     /// `itmpl_…`
@@ -163,25 +107,52 @@ impl Inquiry {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct IncludedRelationships {
-    #[serde(default)]
-    pub latest_published_version: Option<ToOne>,
-}
-
-/// An entry of `included`. Only inquiry templates are read; other kinds are skipped.
+/// An entry of `included`. Persona puts many kinds there (accounts, reports, verifications, sessions,
+/// documents…) and their members vary by kind, so only the kind and id are typed up front; the two kinds we
+/// read (inquiry templates and accounts) are interpreted on demand, and a malformed member of either reads as
+/// absent rather than failing the whole document.
 #[derive(Debug, Clone, Deserialize)]
 pub struct IncludedResource {
-    #[serde(rename = "type")]
+    #[serde(rename = "type", default)]
     pub kind: String,
     #[serde(default)]
-    pub id: String,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub relationships: IncludedRelationships,
+    pub id: Option<String>,
+    #[serde(default)]
+    attributes: serde_json::Value,
+    #[serde(default)]
+    relationships: serde_json::Value,
 }
 
-/// `GET /inquiries/{id}?include=inquiry-template`
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct TemplateRelationships {
+    #[serde(default)]
+    latest_published_version: Option<ToOne>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct ReferenceAttributes {
+    #[serde(default)]
+    reference_id: Option<String>,
+}
+
+impl IncludedResource {
+    fn is(&self, kind: &str, id: &str) -> bool {
+        self.kind == kind && self.id.as_deref() == Some(id)
+    }
+
+    fn latest_published_version_id(&self) -> Option<String> {
+        let relationships = TemplateRelationships::deserialize(&self.relationships).ok()?;
+        relationships.latest_published_version?.id().map(str::to_owned)
+    }
+
+    fn reference_id(&self) -> Option<String> {
+        ReferenceAttributes::deserialize(&self.attributes).ok()?.reference_id.filter(|r| !r.is_empty())
+    }
+}
+
+/// `GET /inquiries/{id}?include=inquiry-template,account&fields[account]=reference-id`
 #[derive(Debug, Clone, Deserialize)]
 pub struct InquiryDocument {
     pub data: Inquiry,
@@ -192,19 +163,97 @@ pub struct InquiryDocument {
 impl InquiryDocument {
     /// The latest published version of the inquiry's own template, when Persona returned the template (it does not
     /// for sandbox keys) and something is published.
-    pub fn latest_published_version_id(&self) -> Option<&str> {
+    pub fn latest_published_version_id(&self) -> Option<String> {
         let template_id = self.data.inquiry_template_id()?;
         self.included
             .iter()
-            .find(|resource| resource.kind == "inquiry-template" && resource.id == template_id)
-            .and_then(|template| to_one_id(&template.relationships.latest_published_version))
+            .find(|resource| resource.is("inquiry-template", template_id))
+            .and_then(IncludedResource::latest_published_version_id)
+    }
+
+    /// Whether Persona returned the inquiry's template at all (for the operator's diagnosis of `unavailable`).
+    pub fn template_returned(&self) -> bool {
+        self.data.inquiry_template_id().is_some_and(|id| self.included.iter().any(|r| r.is("inquiry-template", id)))
+    }
+
+    /// The reference id of the inquiry's account, when Persona included the account.
+    pub fn account_reference_id(&self) -> Option<String> {
+        let account_id = self.data.account_id()?;
+        self.included.iter().find(|resource| resource.is("account", account_id.as_str()))?.reference_id()
     }
 }
 
-/// `GET /inquiries`
-#[derive(Debug, Clone, Deserialize)]
+/// `GET /inquiries`. An item we can't read (say, an id that is not an inquiry id) is left out and counted rather
+/// than failing the page: the service only ever uses items that pass its ownership check anyway.
+#[derive(Debug, Clone, Default)]
 pub struct InquiryList {
     pub data: Vec<Inquiry>,
+    pub unreadable_items: usize,
+}
+
+impl<'de> Deserialize<'de> for InquiryList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let page = ListPage::deserialize(deserializer)?;
+        let (data, unreadable_items) = readable_items(page.data);
+        Ok(Self { data, unreadable_items })
+    }
+}
+
+/// `{"data": [...]}` of any list endpoint; other members (`links`, `meta`) are ignored.
+#[derive(Deserialize)]
+struct ListPage {
+    #[serde(deserialize_with = "null_as_default")]
+    data: Vec<serde_json::Value>,
+}
+
+fn readable_items<T: serde::de::DeserializeOwned>(items: Vec<serde_json::Value>) -> (Vec<T>, usize) {
+    let total = items.len();
+    let readable: Vec<T> = items.into_iter().filter_map(|item| serde_json::from_value(item).ok()).collect();
+    let unreadable = total - readable.len();
+    (readable, unreadable)
+}
+
+/// An account, as read with `fields[account]=reference-id`: only its reference id (the company's user id). Its
+/// personal fields are never asked for.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Account {
+    pub id: AccountId,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub attributes: AccountAttributes,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct AccountAttributes {
+    #[serde(default)]
+    pub reference_id: Option<String>,
+}
+
+impl Account {
+    pub fn reference_id(&self) -> Option<&str> {
+        self.attributes.reference_id.as_deref().filter(|r| !r.is_empty())
+    }
+}
+
+/// `GET /accounts/{id}`
+#[derive(Debug, Clone, Deserialize)]
+pub struct AccountDocument {
+    pub data: Account,
+}
+
+/// `GET /accounts`; unreadable items are left out and counted, as in [`InquiryList`].
+#[derive(Debug, Clone, Default)]
+pub struct AccountList {
+    pub data: Vec<Account>,
+    pub unreadable_items: usize,
+}
+
+impl<'de> Deserialize<'de> for AccountList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let page = ListPage::deserialize(deserializer)?;
+        let (data, unreadable_items) = readable_items(page.data);
+        Ok(Self { data, unreadable_items })
+    }
 }
 
 /// `POST /inquiries/{id}/resume`
@@ -214,7 +263,7 @@ pub struct ResumeDocument {
     pub meta: ResumeMeta,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct ResumeMeta {
     pub session_token: String,
@@ -227,7 +276,7 @@ pub struct OneTimeLinkDocument {
     pub meta: OneTimeLinkMeta,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct OneTimeLinkMeta {
     pub one_time_link: String,
@@ -243,11 +292,31 @@ pub struct CreatedDocument {
     pub meta: CreatedMeta,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub struct CreatedMeta {
     #[serde(default)]
     pub session_token: Option<String>,
+}
+
+// The metas hold credentials (a session token, a one-time link): their Debug output says only whether one is there.
+impl std::fmt::Debug for ResumeMeta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResumeMeta { session_token: <redacted> }")
+    }
+}
+
+impl std::fmt::Debug for OneTimeLinkMeta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OneTimeLinkMeta { one_time_link: <redacted>, one_time_link_short: <redacted> }")
+    }
+}
+
+impl std::fmt::Debug for CreatedMeta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let token = if self.session_token.is_some() { "<redacted>" } else { "None" };
+        write!(f, "CreatedMeta {{ session_token: {token} }}")
+    }
 }
 
 /// `POST /inquiries/{id}/expire`
@@ -284,11 +353,33 @@ pub struct CreateInquiryAttributes {
 #[serde(rename_all = "kebab-case")]
 pub struct CreateInquiryMeta {
     pub auto_create_inquiry_session: bool,
+    /// Ties the new inquiry to the user's account, creating it if needed: Persona's recommended link between a
+    /// user and their inquiries (the `reference-id` attribute is deprecated in its favour).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auto_create_account_reference_id: Option<String>,
 }
 
 impl CreateInquiry {
-    pub fn new(attributes: CreateInquiryAttributes) -> Self {
-        Self { data: CreateInquiryData { attributes }, meta: CreateInquiryMeta { auto_create_inquiry_session: true } }
+    /// Always asks for a session token in the same answer (resume-session needs no second call).
+    pub fn new(attributes: CreateInquiryAttributes, account_reference_id: Option<String>) -> Self {
+        Self {
+            data: CreateInquiryData { attributes },
+            meta: CreateInquiryMeta {
+                auto_create_inquiry_session: true,
+                auto_create_account_reference_id: account_reference_id,
+            },
+        }
+    }
+
+    /// The exact bytes sent to Persona.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("plain struct serializes")
+    }
+
+    /// A short digest of the body, for its idempotency keys: a changed configuration (say `PERSONA_REDIRECT_URI`)
+    /// starts a fresh key sequence instead of colliding with an answer stored for another body.
+    pub fn fingerprint(&self) -> String {
+        crate::domain::owner::fingerprint(&self.to_json())
     }
 }
 
@@ -345,11 +436,12 @@ mod tests {
         let inquiry = &doc.data;
         assert_eq!(inquiry.status(), &InquiryStatus::Pending);
         assert_eq!(inquiry.reference_id(), Some("user-1"));
-        assert_eq!(inquiry.account_id(), Some("act_1"));
+        assert_eq!(inquiry.account_id().as_deref(), Some("act_1"));
         assert_eq!(inquiry.inquiry_template_id(), Some("itmpl_1"));
         assert_eq!(inquiry.template_version_id(), Some("itmplv_1"));
         assert!(!inquiry.is_redacted());
-        assert_eq!(doc.latest_published_version_id(), Some("itmplv_2"));
+        assert_eq!(doc.latest_published_version_id().as_deref(), Some("itmplv_2"));
+        assert_eq!(doc.account_reference_id(), None, "the account's reference id was not included");
     }
 
     #[test]
@@ -428,17 +520,21 @@ mod tests {
 
     #[test]
     fn the_create_body_has_the_documented_shape() {
-        let body = CreateInquiry::new(CreateInquiryAttributes {
-            inquiry_template_id: "itmpl_1".into(),
-            reference_id: Some("user-1".into()),
-            account_id: None,
-            redirect_uri: Some("https://app.example.com/done".into()),
-        });
+        let body = CreateInquiry::new(
+            CreateInquiryAttributes {
+                inquiry_template_id: "itmpl_1".into(),
+                reference_id: Some("user-1".into()),
+                account_id: None,
+                redirect_uri: Some("https://app.example.com/done".into()),
+            },
+            Some("user-1".into()),
+        );
         assert_eq!(
             serde_json::to_value(&body).unwrap(),
             json!({"data": {"attributes": {"inquiry-template-id": "itmpl_1", "reference-id": "user-1",
                                            "redirect-uri": "https://app.example.com/done"}},
-                   "meta": {"auto-create-inquiry-session": true}})
+                   "meta": {"auto-create-inquiry-session": true, "auto-create-account-reference-id": "user-1"}})
         );
+        assert_eq!(body.fingerprint(), crate::domain::owner::fingerprint(&body.to_json()));
     }
 }

@@ -3,9 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use persona_resume::ops::api_key::ApiKey;
 use persona_resume::ops::config::Config;
-use persona_resume::ops::secrets::KeyStore;
+use persona_resume::ops::secrets::{ApiKey, KeyStore};
 use persona_resume::persona::calls::Invocation;
 use persona_resume::persona::retry::RetryPolicy;
 use persona_resume::AppState;
