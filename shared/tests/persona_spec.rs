@@ -44,8 +44,7 @@ fn every_spec_example_parses_and_takes_the_decision_it_implies() {
                 .iter()
                 .map(|c| match (c.endpoint.check)(&c.document) {
                     Ok(implied) => {
-                        let each: Vec<String> = implied.iter().map(ToString::to_string).collect();
-                        format!("[{}] {}", c.example, each.join(", "))
+                        format!("[{}] {}", c.example, implied.join(", "))
                     }
                     Err(e) => format!("[{}] FAILED {e}", c.example),
                 })

@@ -3,10 +3,11 @@
 //! (the oracle, independent of the model), and the decision taken on the model's reading must be the one the
 //! document implies.
 
-use persona_resume::domain::policy::{self, Decision, Refusal, TemplateCheck};
+use persona_resume::domain::policy::{self, Decision, KnownAccounts, Refusal, TemplateCheck};
 use persona_resume::ops::config::UnavailablePolicy;
 use persona_resume::persona::model::{
-    CreatedDocument, ExpiredDocument, Inquiry, InquiryDocument, InquiryList, OneTimeLinkDocument, ResumeDocument,
+    Account, AccountDocument, AccountList, CreatedDocument, ExpiredDocument, Inquiry, InquiryDocument, InquiryList,
+    OneTimeLinkDocument, ResumeDocument,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -17,8 +18,9 @@ pub struct Endpoint {
     pub name: &'static str,
     pub method: &'static str,
     pub path: &'static str,
-    /// Parses `document` with the endpoint's model and checks it against the oracle; the decisions it implies.
-    pub check: fn(&Value) -> Result<Vec<Implied>, Failure>,
+    /// Parses `document` with the endpoint's model and checks it against the oracle; what it implies (the decision
+    /// for each inquiry, whether each account names its user).
+    pub check: fn(&Value) -> Result<Vec<String>, Failure>,
 }
 
 /// The endpoint → model table. A new endpoint we call gets a row here.
@@ -34,6 +36,8 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint { name: "create", method: "post", path: "/inquiries", check: check_create },
     Endpoint { name: "expire", method: "post", path: "/inquiries/{inquiry-id}/expire", check: check_expire },
+    Endpoint { name: "get-account", method: "get", path: "/accounts/{account-id}", check: check_get_account },
+    Endpoint { name: "list-accounts", method: "get", path: "/accounts", check: check_list_accounts },
 ];
 
 /// Why a document failed.
@@ -100,6 +104,20 @@ fn raw_latest_version(document: &Value) -> Option<&str> {
     })
 }
 
+/// The reference id of the inquiry's account, read from `included` of the raw document.
+fn raw_account_reference(document: &Value) -> Option<&str> {
+    let account = raw_str(document, "/data/relationships/account/data/id")?;
+    document.get("included")?.as_array()?.iter().find_map(|resource| {
+        let is_it = resource.get("type").and_then(Value::as_str) == Some("account")
+            && resource.get("id").and_then(Value::as_str) == Some(account);
+        if is_it {
+            raw_str(resource, "/attributes/reference-id")
+        } else {
+            None
+        }
+    })
+}
+
 /// Checks one inquiry read by the model against its raw JSON, then runs the decision under both policies.
 fn check_inquiry(
     raw: &Value,
@@ -113,7 +131,7 @@ fn check_inquiry(
     let redacted = raw.pointer("/attributes/redacted-at").is_some_and(|v| !v.is_null());
     expect_eq("redacted", inquiry.is_redacted(), redacted)?;
     expect_eq("reference id", inquiry.reference_id(), raw_str(raw, "/attributes/reference-id"))?;
-    expect_eq("account", inquiry.account_id(), raw_str(raw, "/relationships/account/data/id"))?;
+    expect_eq("account", inquiry.account_id().as_deref(), raw_str(raw, "/relationships/account/data/id"))?;
     expect_eq("template", inquiry.inquiry_template_id(), raw_str(raw, "/relationships/inquiry-template/data/id"))?;
     let pinned = raw_str(raw, "/relationships/inquiry-template-version/data/id");
     expect_eq("pinned version", inquiry.template_version_id(), pinned)?;
@@ -129,21 +147,28 @@ fn check_inquiry(
     expect_eq("template check", check, implied_check)?;
     let resumable = !redacted && matches!(status, "created" | "pending" | "expired");
     for when_unavailable in [UnavailablePolicy::Resume, UnavailablePolicy::Reject] {
-        let decided = policy::decide(inquiry.status(), inquiry.is_redacted(), check, when_unavailable);
+        let decided = policy::decide(
+            inquiry.status(),
+            inquiry.is_redacted(),
+            inquiry.template_version_id(),
+            latest,
+            when_unavailable,
+        );
         let expected = if redacted {
             Err(Refusal::Redacted)
         } else if !resumable {
             Err(Refusal::NotResumable(inquiry.status().clone()))
         } else {
             match (implied_check, when_unavailable) {
-                (TemplateCheck::Outdated, _) => Ok(Decision::Recreate),
+                (TemplateCheck::Outdated, _) => {
+                    Ok(Decision::Recreate { latest_version: raw_latest.unwrap_or_default().to_owned() })
+                }
                 (TemplateCheck::Unavailable, UnavailablePolicy::Reject) => Err(Refusal::TemplateCheckUnavailable),
                 _ => Ok(Decision::Resume),
             }
         };
         expect_eq(&format!("decision ({when_unavailable:?})"), decided, expected)?;
     }
-    let _ = policy::link_steps(inquiry.status());
     Ok(Implied { status: status.to_owned(), check, resumable })
 }
 
@@ -151,40 +176,80 @@ fn primary(document: &Value) -> &Value {
     document.get("data").unwrap_or(&Value::Null)
 }
 
-fn check_get(document: &Value) -> Result<Vec<Implied>, Failure> {
-    let read: InquiryDocument = parse(document)?;
-    let latest = read.latest_published_version_id();
-    Ok(vec![check_inquiry(primary(document), &read.data, latest, raw_latest_version(document))?])
+/// One inquiry's check, as its summary line.
+fn one(implied: Implied) -> Vec<String> {
+    vec![implied.to_string()]
 }
 
-fn check_list(document: &Value) -> Result<Vec<Implied>, Failure> {
+fn check_get(document: &Value) -> Result<Vec<String>, Failure> {
+    let read: InquiryDocument = parse(document)?;
+    let latest = read.latest_published_version_id();
+    let implied = check_inquiry(primary(document), &read.data, latest.as_deref(), raw_latest_version(document))?;
+    let raw_account_reference = raw_account_reference(document);
+    expect_eq("account reference id", read.account_reference_id().as_deref(), raw_account_reference)?;
+    let raw_owner = raw_str(document, "/data/attributes/reference-id").or(raw_account_reference);
+    let account_reference = read.account_reference_id();
+    expect_eq("owner", policy::owner_of(read.data.reference_id(), account_reference.as_deref()), raw_owner)?;
+    Ok(one(implied))
+}
+
+fn raw_items(document: &Value) -> &[Value] {
+    primary(document).as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
+fn check_list(document: &Value) -> Result<Vec<String>, Failure> {
     let read: InquiryList = parse(document)?;
-    let raw_items = primary(document).as_array().map(Vec::as_slice).unwrap_or_default();
+    let raw_items = raw_items(document);
+    // A schema-valid item must be read, not dropped as unreadable.
+    expect_eq("unreadable items", read.unreadable_items, 0)?;
     expect_eq("list length", read.data.len(), raw_items.len())?;
     let implied = read
         .data
         .iter()
         .zip(raw_items)
-        .map(|(inquiry, raw)| check_inquiry(raw, inquiry, None, None))
+        .map(|(inquiry, raw)| check_inquiry(raw, inquiry, None, None).map(|i| i.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
-    // The successor pick runs over every list the decision may see.
+    // The successor choice runs over every list the decision may see.
     for inquiry in &read.data {
-        if let Some(version) = inquiry.template_version_id() {
-            if let Some(successor) = policy::pick_successor(&read.data, &inquiry.id, version) {
-                expect_eq("successor is resumable", successor.status().is_resumable(), true)?;
-            }
+        if let (Some(template), Some(version)) = (inquiry.inquiry_template_id(), inquiry.template_version_id()) {
+            let _ = policy::choose_successor(&read.data, &inquiry.id, template, version);
         }
+        let _ = policy::listed_owner(inquiry, &KnownAccounts::default());
     }
     Ok(implied)
 }
 
-fn check_resume(document: &Value) -> Result<Vec<Implied>, Failure> {
-    let read: ResumeDocument = parse(document)?;
-    expect_eq("session token", Some(read.meta.session_token.as_str()), raw_str(document, "/meta/session-token"))?;
-    Ok(vec![check_inquiry(primary(document), &read.data, None, None)?])
+/// Checks one account read by the model against its raw JSON; its summary line.
+fn check_account(raw: &Value, account: &Account) -> Result<String, Failure> {
+    expect_eq("account id", Some(account.id.as_str()), raw_str(raw, "/id"))?;
+    let reference = raw_str(raw, "/attributes/reference-id");
+    expect_eq("account reference id", account.reference_id(), reference)?;
+    let mut known = KnownAccounts::default();
+    known.add(account.id.clone(), account.reference_id());
+    expect_eq("known account", known.reference_id(&account.id), reference)?;
+    Ok(format!("account {}", if reference.is_some() { "names its user" } else { "names no user" }))
 }
 
-fn check_link(document: &Value) -> Result<Vec<Implied>, Failure> {
+fn check_get_account(document: &Value) -> Result<Vec<String>, Failure> {
+    let read: AccountDocument = parse(document)?;
+    Ok(vec![check_account(primary(document), &read.data)?])
+}
+
+fn check_list_accounts(document: &Value) -> Result<Vec<String>, Failure> {
+    let read: AccountList = parse(document)?;
+    let raw_items = raw_items(document);
+    expect_eq("unreadable items", read.unreadable_items, 0)?;
+    expect_eq("list length", read.data.len(), raw_items.len())?;
+    read.data.iter().zip(raw_items).map(|(account, raw)| check_account(raw, account)).collect()
+}
+
+fn check_resume(document: &Value) -> Result<Vec<String>, Failure> {
+    let read: ResumeDocument = parse(document)?;
+    expect_eq("session token", Some(read.meta.session_token.as_str()), raw_str(document, "/meta/session-token"))?;
+    Ok(one(check_inquiry(primary(document), &read.data, None, None)?))
+}
+
+fn check_link(document: &Value) -> Result<Vec<String>, Failure> {
     let read: OneTimeLinkDocument = parse(document)?;
     expect_eq("one-time link", Some(read.meta.one_time_link.as_str()), raw_str(document, "/meta/one-time-link"))?;
     expect_eq(
@@ -192,20 +257,20 @@ fn check_link(document: &Value) -> Result<Vec<Implied>, Failure> {
         read.meta.one_time_link_short.as_deref(),
         document.pointer("/meta/one-time-link-short").and_then(Value::as_str),
     )?;
-    Ok(vec![check_inquiry(primary(document), &read.data, None, None)?])
+    Ok(one(check_inquiry(primary(document), &read.data, None, None)?))
 }
 
-fn check_create(document: &Value) -> Result<Vec<Implied>, Failure> {
+fn check_create(document: &Value) -> Result<Vec<String>, Failure> {
     let read: CreatedDocument = parse(document)?;
     expect_eq(
         "session token",
         read.meta.session_token.as_deref(),
         document.pointer("/meta/session-token").and_then(Value::as_str),
     )?;
-    Ok(vec![check_inquiry(primary(document), &read.data, None, None)?])
+    Ok(one(check_inquiry(primary(document), &read.data, None, None)?))
 }
 
-fn check_expire(document: &Value) -> Result<Vec<Implied>, Failure> {
+fn check_expire(document: &Value) -> Result<Vec<String>, Failure> {
     let read: ExpiredDocument = parse(document)?;
-    Ok(vec![check_inquiry(primary(document), &read.data, None, None)?])
+    Ok(one(check_inquiry(primary(document), &read.data, None, None)?))
 }
