@@ -5,11 +5,13 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use persona_resume::ops::config::AuthMode;
+use persona_resume::app::error::Failure;
+use persona_resume::app::service::{Action, Target};
+use persona_resume::domain::ids::InquiryId;
+use persona_resume::domain::owner::Caller;
 use persona_resume::lambda::problem::problem_response;
 use persona_resume::lambda::request::parse_request;
-use persona_resume::domain::ids::InquiryId;
-use persona_resume::app::service::Target;
+use persona_resume::ops::config::AuthMode;
 use persona_resume::Function;
 
 fuzz_target!(|data: &[u8]| {
@@ -25,18 +27,20 @@ fuzz_target!(|data: &[u8]| {
             match parse_request(&request, endpoint, auth_mode, claim) {
                 Ok(parsed) => {
                     if let Target::Inquiry(id) = &parsed.target {
-                        assert!(is_valid_inquiry_id(id), "an invalid id passed: {id:?}");
+                        assert!(InquiryId::parse(id.as_str()).is_ok(), "an invalid id passed: {id:?}");
                     }
-                    if auth_mode == AuthMode::Jwt {
-                        assert!(parsed.owner.as_deref().is_some_and(|o| !o.is_empty()), "JWT mode without an owner");
+                    match (&parsed.caller, auth_mode) {
+                        (Caller::User(owner), AuthMode::Jwt) => assert!(!owner.as_str().is_empty()),
+                        (Caller::Trusted, AuthMode::Iam) => {}
+                        (caller, mode) => panic!("{caller:?} in {mode:?} mode"),
                     }
                     if endpoint == Function::ResumeSession {
-                        assert!(parsed.link_expires_in_seconds.is_none());
+                        assert_eq!(parsed.action, Action::Session);
                     }
                 }
                 Err(error) => {
-                    let response = problem_response(&error, None);
-                    assert!(response.status().is_client_error(), "{error:?} is not a 4xx");
+                    let response = problem_response(&Failure::from(error));
+                    assert!(response.status().is_client_error(), "{:?} is not a 4xx", response.status());
                 }
             }
         }

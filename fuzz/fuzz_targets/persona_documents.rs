@@ -1,79 +1,216 @@
 //! A Persona response body, read as every document the client parses, then through the pure decision core: the
 //! template check, the decision table (both policies), the link steps, ownership and the successor pick, and the
 //! success answer built from it. Nothing may panic; malformed bodies must be plain errors.
+//!
+//! And a body that Persona's contract allows must be read: the input is validated against the response schema of
+//! each endpoint, in both vendored API versions (the validators of `shared/tests/spec/openapi.rs`, compiled once);
+//! if a schema accepts it and the endpoint's model refuses it (or a list drops one of its items as unreadable),
+//! that is a crash. The one refusal the schemas can't express is an id that isn't of Persona's form (`inq_`/`act_`
+//! + letters and digits: our ids go into upstream URL paths, so they are checked where they enter), so inputs with
+//! such an id are only required not to panic.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use persona_resume::ops::config::UnavailablePolicy;
-use persona_resume::lambda::response::success_response;
-use persona_resume::persona::model::{
-    CreatedDocument, ExpiredDocument, Inquiry, InquiryDocument, InquiryList, OneTimeLinkDocument, ResumeDocument,
-};
-use persona_resume::domain::policy::{self, TemplateCheck};
-use persona_resume::app::service::{Access, Outcome, Resolution};
+use std::path::Path;
+use std::sync::OnceLock;
 
-fn decide_all(inquiry: &Inquiry, latest: Option<&str>) {
-    let check = policy::check_template(inquiry.template_version_id(), latest);
-    if check == TemplateCheck::Current {
-        assert_eq!(inquiry.template_version_id(), latest);
+use libfuzzer_sys::fuzz_target;
+use persona_resume::app::service::{Access, Outcome, Resolution};
+use persona_resume::domain::ids::{AccountId, InquiryId};
+use persona_resume::domain::policy::{self, KnownAccounts, TemplateCheck};
+use persona_resume::lambda::response::success_response;
+use persona_resume::ops::config::UnavailablePolicy;
+use persona_resume::persona::model::{
+    AccountDocument, AccountList, CreatedDocument, ExpiredDocument, Inquiry, InquiryDocument, InquiryList,
+    OneTimeLinkDocument, ResumeDocument,
+};
+use serde_json::Value;
+
+#[path = "../../shared/tests/spec/openapi.rs"]
+#[allow(dead_code)]
+mod openapi;
+
+/// The endpoints whose answers are read, as (name, method, path) of the spec.
+const ENDPOINTS: [(&str, &str, &str); 8] = [
+    ("get", "get", "/inquiries/{inquiry-id}"),
+    ("list", "get", "/inquiries"),
+    ("resume", "post", "/inquiries/{inquiry-id}/resume"),
+    ("link", "post", "/inquiries/{inquiry-id}/generate-one-time-link"),
+    ("create", "post", "/inquiries"),
+    ("expire", "post", "/inquiries/{inquiry-id}/expire"),
+    ("account", "get", "/accounts/{account-id}"),
+    ("accounts", "get", "/accounts"),
+];
+
+/// Every 2xx response-schema validator of one endpoint, over both API versions.
+struct Schemas {
+    by_endpoint: Vec<(&'static str, Vec<jsonschema::Validator>)>,
+}
+
+impl Schemas {
+    fn load() -> Schemas {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let specs: Vec<openapi::Spec> = openapi::VERSIONS
+            .iter()
+            .map(|version| openapi::Spec::load(&root, version).unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        let by_endpoint = ENDPOINTS
+            .iter()
+            .map(|&(name, method, path)| {
+                let validators = specs
+                    .iter()
+                    .flat_map(|spec| {
+                        spec.success_statuses(path, method).into_iter().filter_map(move |status| {
+                            let pointer = spec.response_schema_pointer(path, method, status)?;
+                            Some(spec.validator(&pointer).unwrap_or_else(|e| panic!("{e}")))
+                        })
+                    })
+                    .collect::<Vec<_>>();
+                assert!(!validators.is_empty(), "no response schema for {method} {path}");
+                (name, validators)
+            })
+            .collect();
+        Schemas { by_endpoint }
     }
-    for when_unavailable in [UnavailablePolicy::Resume, UnavailablePolicy::Reject] {
-        if let Ok(decision) = policy::decide(inquiry.status(), inquiry.is_redacted(), check, when_unavailable) {
-            assert!(!inquiry.is_redacted() && inquiry.status().is_resumable(), "{decision:?} for a refused inquiry");
-        }
-    }
-    let _ = policy::link_steps(inquiry.status());
-    let _ = inquiry.account_id();
-    let _ = inquiry.inquiry_template_id();
-    let _ = inquiry.is_legacy();
-    if let Some(reference) = inquiry.reference_id() {
-        assert!(policy::is_owned_by(Some(reference), reference));
+
+    /// Does some version's schema of `endpoint` accept `document`?
+    fn allows(&self, endpoint: &str, document: &Value) -> bool {
+        self.by_endpoint
+            .iter()
+            .find(|(name, _)| *name == endpoint)
+            .is_some_and(|(_, validators)| validators.iter().any(|v| v.is_valid(document)))
     }
 }
 
-fn render(inquiry_id: &str, access: Access) {
+fn schemas() -> &'static Schemas {
+    static SCHEMAS: OnceLock<Schemas> = OnceLock::new();
+    SCHEMAS.get_or_init(Schemas::load)
+}
+
+/// No id in the primary data is of the wrong form (a string id must be an inquiry or account id; an absent id is
+/// the schema's business, not excused here).
+fn ids_are_personas(document: &Value) -> bool {
+    let valid = |resource: &Value| match resource.get("id") {
+        Some(Value::String(id)) => InquiryId::parse(id).is_ok() || AccountId::parse(id).is_ok(),
+        _ => true,
+    };
+    match document.get("data") {
+        Some(Value::Array(items)) => items.iter().all(valid),
+        Some(resource) => valid(resource),
+        None => true,
+    }
+}
+
+/// Must the model read `document` as the answer of `endpoint`?
+fn contract_allows(endpoint: &str, document: Option<&Value>) -> bool {
+    document.is_some_and(|document| ids_are_personas(document) && schemas().allows(endpoint, document))
+}
+
+/// Parses `data` with `T`; a schema-valid document that fails is a crash.
+fn read<T: serde::de::DeserializeOwned>(endpoint: &str, data: &[u8], document: Option<&Value>) -> Option<T> {
+    let parsed = serde_json::from_slice::<T>(data);
+    if let Err(error) = &parsed {
+        if contract_allows(endpoint, document) {
+            panic!("{endpoint}: a document the schema accepts fails to parse: {error}");
+        }
+    }
+    parsed.ok()
+}
+
+/// A list that dropped items of a schema-valid page as unreadable is a crash too.
+fn assert_all_read(endpoint: &str, unreadable_items: usize, document: Option<&Value>) {
+    if unreadable_items > 0 && contract_allows(endpoint, document) {
+        panic!("{endpoint}: {unreadable_items} item(s) of a page the schema accepts were dropped as unreadable");
+    }
+}
+
+fn decide_all(inquiry: &Inquiry, latest: Option<&str>) {
+    let pinned = inquiry.template_version_id();
+    let check = policy::check_template(pinned, latest);
+    if check == TemplateCheck::Current {
+        assert_eq!(pinned, latest);
+    }
+    for when_unavailable in [UnavailablePolicy::Resume, UnavailablePolicy::Reject] {
+        if let Ok(decision) = policy::decide(inquiry.status(), inquiry.is_redacted(), pinned, latest, when_unavailable)
+        {
+            assert!(!inquiry.is_redacted() && inquiry.status().is_resumable(), "{decision:?} for a refused inquiry");
+        }
+    }
+    let _ = inquiry.account_id();
+    let _ = inquiry.is_legacy();
+    let _ = policy::listed_owner(inquiry, &KnownAccounts::default());
+    if let Some(reference) = inquiry.reference_id() {
+        assert_eq!(policy::owner_of(Some(reference), Some("other")), Some(reference), "the own reference id wins");
+    }
+}
+
+fn render(inquiry_id: &InquiryId, access: Access) {
     let base = url::Url::parse("https://inquiry.withpersona.com/verify?x=1").expect("static URL");
     let resolution = Resolution {
-        inquiry_id: inquiry_id.to_owned(),
+        inquiry_id: inquiry_id.clone(),
         outcome: Outcome::Resumed,
-        previous_inquiry_id: None,
         template_check: TemplateCheck::Current,
         access,
-        superseded_expired: None,
     };
     let response = success_response(&resolution, &base);
     assert_eq!(response.status().as_u16(), 200);
     let body: serde_json::Value = serde_json::from_slice(response.body().as_ref()).expect("the answer is JSON");
-    assert_eq!(body["inquiry_id"].as_str(), Some(inquiry_id));
+    assert_eq!(body["inquiry_id"].as_str(), Some(inquiry_id.as_str()));
 }
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(document) = serde_json::from_slice::<InquiryDocument>(data) {
-        let latest = document.latest_published_version_id();
-        decide_all(&document.data, latest);
+    // The schema oracle only applies to JSON; everything else must merely fail cleanly.
+    let document = serde_json::from_slice::<Value>(data).ok();
+    let document = document.as_ref();
+    if let Some(read) = read::<InquiryDocument>("get", data, document) {
+        let latest = read.latest_published_version_id();
+        decide_all(&read.data, latest.as_deref());
+        let account_reference = read.account_reference_id();
+        let owner = policy::owner_of(read.data.reference_id(), account_reference.as_deref());
+        assert!(owner.is_none_or(|o| !o.is_empty()), "an empty owner");
+        let _ = read.template_returned();
     }
-    if let Ok(list) = serde_json::from_slice::<InquiryList>(data) {
+    if let Some(list) = read::<InquiryList>("list", data, document) {
+        assert_all_read("list", list.unreadable_items, document);
         for inquiry in &list.data {
             decide_all(inquiry, None);
         }
-        if let Some(first) = list.data.first() {
-            if let Some(version) = first.template_version_id() {
-                if let Some(successor) = policy::pick_successor(&list.data, "inq_outdated", version) {
-                    assert!(successor.status().is_resumable() && !successor.is_redacted());
+        for inquiry in &list.data {
+            if let (Some(template), Some(version)) = (inquiry.inquiry_template_id(), inquiry.template_version_id()) {
+                match policy::choose_successor(&list.data, &inquiry.id, template, version) {
+                    policy::Successor::Reuse(successor) => {
+                        assert!(successor.status().is_resumable() && !successor.is_redacted());
+                        assert_ne!(successor.id, inquiry.id);
+                    }
+                    policy::Successor::Refuse { inquiry: successor, .. } => assert_ne!(successor.id, inquiry.id),
+                    policy::Successor::Create => {}
                 }
             }
         }
     }
-    if let Ok(resumed) = serde_json::from_slice::<ResumeDocument>(data) {
+    if let Some(account) = read::<AccountDocument>("account", data, document) {
+        let mut known = KnownAccounts::default();
+        known.add(account.data.id.clone(), account.data.reference_id());
+        assert_eq!(known.reference_id(&account.data.id), account.data.reference_id());
+    }
+    if let Some(accounts) = read::<AccountList>("accounts", data, document) {
+        assert_all_read("accounts", accounts.unreadable_items, document);
+        let mut known = KnownAccounts::default();
+        for account in &accounts.data {
+            known.add(account.id.clone(), account.reference_id());
+        }
+    }
+    if let Some(resumed) = read::<ResumeDocument>("resume", data, document) {
         render(&resumed.data.id, Access::Session { token: Some(resumed.meta.session_token) });
     }
-    if let Ok(linked) = serde_json::from_slice::<OneTimeLinkDocument>(data) {
+    if let Some(linked) = read::<OneTimeLinkDocument>("link", data, document) {
         let access = Access::OneTimeLink { link: linked.meta.one_time_link, short: linked.meta.one_time_link_short };
         render(&linked.data.id, access);
     }
-    if let Ok(created) = serde_json::from_slice::<CreatedDocument>(data) {
+    if let Some(created) = read::<CreatedDocument>("create", data, document) {
         decide_all(&created.data, None);
         render(&created.data.id, Access::Session { token: created.meta.session_token });
     }
-    let _ = serde_json::from_slice::<ExpiredDocument>(data);
+    if let Some(expired) = read::<ExpiredDocument>("expire", data, document) {
+        decide_all(&expired.data, None);
+    }
 });
