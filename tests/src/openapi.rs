@@ -8,23 +8,8 @@ use std::sync::{Arc, Mutex};
 use jsonschema::{Draft, Validator};
 use serde_json::Value;
 
-/// Escapes one JSON pointer segment (RFC 6901).
-pub fn escape_pointer(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
-}
-
-/// Percent-encodes a JSON pointer for use as a URI fragment (`{inquiry-id}` -> `%7Binquiry-id%7D`).
-pub fn pointer_fragment(pointer: &str) -> String {
-    let mut out = String::with_capacity(pointer.len());
-    for byte in pointer.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
-}
+// The pointer helpers are the fake's response check's (one copy for the rig).
+pub(crate) use crate::fake_persona::contract::{escape_pointer, pointer_fragment};
 
 /// An OpenAPI 3.1 document and the validators compiled from it so far.
 pub struct SpecSchemas {
