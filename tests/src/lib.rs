@@ -1,4 +1,5 @@
 pub mod assertions;
+pub mod dev_gateway;
 pub mod error;
 pub mod fake_persona;
 pub mod hostile;

@@ -1238,3 +1238,53 @@ fn standalone_binary_serves_the_2023_spec_when_asked() {
         "{lines:#?}"
     );
 }
+
+#[tokio::test]
+async fn control_api_seeds_accounts_and_reports_personal_data_and_stored_keys() {
+    let fake = FakePersona::start(FakeConfig::default());
+    let http = reqwest::Client::new();
+    let base = fake.base_url();
+    let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut req = http.request(method, format!("{base}/_control{path}"));
+        if let Some(body) = body {
+            req = req.body(body.to_string());
+        }
+        async move {
+            let resp = req.send().await.expect("answered");
+            let status = resp.status().as_u16();
+            let body: Value = serde_json::from_str(&resp.text().await.expect("body")).expect("json");
+            (status, body)
+        }
+    };
+    use reqwest::Method;
+    let (s, account) =
+        call(Method::POST, "/accounts", Some(json!({"id": "act_Control1", "reference_id": "ctl-user"}))).await;
+    assert_eq!(s, 201, "{account}");
+    assert_eq!(account["reference_id"], "ctl-user");
+    assert_eq!(call(Method::POST, "/accounts", Some(json!({"id": "nope"}))).await.0, 400);
+    let (s, _) = call(Method::GET, "/accounts/act_Control1", None).await;
+    assert_eq!(s, 200);
+    assert_eq!(call(Method::GET, "/accounts", None).await.1.as_array().map(Vec::len), Some(1));
+
+    let api = Api::new(&fake);
+    assert_eq!(api.get("/accounts/act_Control1").await.status, 200);
+    assert_eq!(call(Method::GET, "/personal-fields", None).await.1, json!({"served": 1}));
+
+    let (_, template) = call(Method::POST, "/templates", Some(json!({}))).await;
+    let body = create_body(template["id"].as_str().expect("id"), "ctl-user");
+    call(Method::POST, "/faults", Some(json!({"endpoint": "create", "kind": "status", "status": 500, "count": 1})))
+        .await;
+    assert_eq!(api.post_with_key("/inquiries", Some(&body), "k1").await.expect("answered").status, 500);
+    assert_eq!(api.post_with_key("/inquiries", Some(&body), "k2").await.expect("answered").status, 201);
+    let (_, keys) = call(Method::GET, "/idempotency", None).await;
+    assert_eq!(keys, json!([{"key": "k1", "status": 500}, {"key": "k2", "status": 201}]));
+    let (_, inquiry) = call(
+        Method::POST,
+        "/inquiries",
+        Some(json!({"template_id": template["id"], "account_reference_id": "ctl-user"})),
+    )
+    .await;
+    assert_eq!(inquiry["account_id"], "act_Control1", "joins the account with that reference id");
+    assert_eq!(inquiry["reference_id"], Value::Null);
+    fake.assert_no_violations();
+}

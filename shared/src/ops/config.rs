@@ -81,17 +81,9 @@ impl Config {
             }
         };
 
-        let persona_api_base_url = parse_http_url(
-            "PERSONA_API_BASE_URL",
+        let persona_api_base_url = parse_persona_api_base_url(
             get("PERSONA_API_BASE_URL").as_deref().unwrap_or(DEFAULT_PERSONA_API_BASE_URL),
         )?;
-        // The bearer key travels with every call: plain http only where it cannot leave the machine.
-        if persona_api_base_url.scheme() == "http" && !is_loopback(&persona_api_base_url) {
-            return Err(ConfigError::new(
-                "PERSONA_API_BASE_URL",
-                "must be an https URL (http only for 127.0.0.0/8, ::1 or localhost)",
-            ));
-        }
         let hosted_flow_url = parse_http_url(
             "PERSONA_HOSTED_FLOW_URL",
             get("PERSONA_HOSTED_FLOW_URL").as_deref().unwrap_or(DEFAULT_PERSONA_HOSTED_FLOW_URL),
@@ -176,6 +168,18 @@ fn parse_http_url(variable: &'static str, raw: &str) -> Result<Url, ConfigError>
     let url = Url::parse(raw).map_err(|e| ConfigError::new(variable, format!("is not a URL ({e})")))?;
     if !matches!(url.scheme(), "https" | "http") || url.cannot_be_a_base() || url.host().is_none() {
         return Err(ConfigError::new(variable, "must be an http(s) URL"));
+    }
+    Ok(url)
+}
+
+/// The bearer key travels with every call to this URL: plain http only where it cannot leave the machine.
+fn parse_persona_api_base_url(raw: &str) -> Result<Url, ConfigError> {
+    let url = parse_http_url("PERSONA_API_BASE_URL", raw)?;
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return Err(ConfigError::new(
+            "PERSONA_API_BASE_URL",
+            "must be an https URL (http only for 127.0.0.0/8, ::1 or localhost)",
+        ));
     }
     Ok(url)
 }

@@ -1,4 +1,8 @@
 //! What can go wrong talking to Persona, before it is given a meaning by the service.
+//!
+//! Converting or displaying an error never logs: the transport logs each attempt, the handler logs the
+//! outcome once. `Display` is operator-facing (it may name the operation and what to check) and is never a
+//! public answer's text.
 
 use thiserror::Error;
 
@@ -10,10 +14,10 @@ pub enum UpstreamError {
     /// Persona kept answering 429 and waiting for the window to reset would pass the deadline.
     #[error("Persona rate limit: retry after {retry_after_seconds} s")]
     RateLimited { retry_after_seconds: u64, request_id: Option<String> },
-    /// 401 (after one re-read of the secret) or 403.
-    #[error("Persona refused the API key ({status})")]
+    /// 401 (after one re-read of the secret) or a 403 that is not a quota.
+    #[error("Persona refused the API key ({status}): check that the key is valid for this environment and rotate it if needed")]
     Unauthorized { status: u16, request_id: Option<String> },
-    /// 5xx answers or connection failures until the retry budget ran out.
+    /// 5xx answers or connection failures until the retry budget ran out; or a 403 for a used-up quota.
     #[error("Persona unavailable: {detail}")]
     Unavailable { detail: String, request_id: Option<String> },
     /// A 2xx answer whose body is not the document we expected.
@@ -36,7 +40,52 @@ impl UpstreamError {
         }
     }
 
+    /// The status Persona answered, when an answer decided the failure (a 5xx's is in [`Self::diagnostic`]).
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Rejected { status, .. } | Self::Unauthorized { status, .. } => Some(*status),
+            Self::RateLimited { .. } => Some(429),
+            Self::Unavailable { .. } | Self::Malformed { .. } | Self::Timeout => None,
+        }
+    }
+
+    /// What an operator needs to know (the operation, when known, and what to check): for logs, never for a
+    /// public answer.
+    pub fn diagnostic(&self) -> String {
+        self.to_string()
+    }
+
     pub fn is_status(&self, wanted: u16) -> bool {
         matches!(self, Self::Rejected { status, .. } if *status == wanted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_carry_their_data() {
+        let rid = || Some("req_1".to_owned());
+        let table = [
+            (UpstreamError::Rejected { status: 404, request_id: rid() }, Some(404), Some("req_1")),
+            (UpstreamError::RateLimited { retry_after_seconds: 3, request_id: rid() }, Some(429), Some("req_1")),
+            (UpstreamError::Unauthorized { status: 403, request_id: None }, Some(403), None),
+            (
+                UpstreamError::Unavailable { detail: "resume: Persona answered 500".into(), request_id: rid() },
+                None,
+                Some("req_1"),
+            ),
+            (UpstreamError::Malformed { detail: "x".into(), request_id: None }, None, None),
+            (UpstreamError::Timeout, None, None),
+        ];
+        for (error, status, request_id) in table {
+            assert_eq!(error.status(), status, "{error:?}");
+            assert_eq!(error.request_id(), request_id, "{error:?}");
+            assert_eq!(error.diagnostic(), error.to_string());
+        }
+        assert!(UpstreamError::Unavailable { detail: "resume: Persona answered 500".into(), request_id: None }
+            .diagnostic()
+            .contains("resume"));
     }
 }

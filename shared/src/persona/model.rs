@@ -183,35 +183,40 @@ impl InquiryDocument {
     }
 }
 
-/// `GET /inquiries`. An item we can't read (say, an id that is not an inquiry id) is left out and counted rather
-/// than failing the page: the service only ever uses items that pass its ownership check anyway.
-#[derive(Debug, Clone, Default)]
-pub struct InquiryList {
-    pub data: Vec<Inquiry>,
+/// One page of a list endpoint (`{"data": [...]}`; `links` and `meta` are ignored). An item we can't read (say, an
+/// id that is not an id of its kind) is left out and counted rather than failing the page: the service only ever
+/// uses items that pass its ownership check anyway.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub data: Vec<T>,
     pub unreadable_items: usize,
 }
 
-impl<'de> Deserialize<'de> for InquiryList {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let page = ListPage::deserialize(deserializer)?;
-        let (data, unreadable_items) = readable_items(page.data);
-        Ok(Self { data, unreadable_items })
+impl<T> Default for Page<T> {
+    fn default() -> Self {
+        Self { data: Vec::new(), unreadable_items: 0 }
     }
 }
 
-/// `{"data": [...]}` of any list endpoint; other members (`links`, `meta`) are ignored.
-#[derive(Deserialize)]
-struct ListPage {
-    #[serde(deserialize_with = "null_as_default")]
-    data: Vec<serde_json::Value>,
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Page<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(deserialize_with = "null_as_default")]
+            data: Vec<serde_json::Value>,
+        }
+        let items = Raw::deserialize(deserializer)?.data;
+        let total = items.len();
+        let data: Vec<T> = items.into_iter().filter_map(|item| serde_json::from_value(item).ok()).collect();
+        Ok(Self { unreadable_items: total - data.len(), data })
+    }
 }
 
-fn readable_items<T: serde::de::DeserializeOwned>(items: Vec<serde_json::Value>) -> (Vec<T>, usize) {
-    let total = items.len();
-    let readable: Vec<T> = items.into_iter().filter_map(|item| serde_json::from_value(item).ok()).collect();
-    let unreadable = total - readable.len();
-    (readable, unreadable)
-}
+/// `GET /inquiries`
+pub type InquiryList = Page<Inquiry>;
+
+/// `GET /accounts`
+pub type AccountList = Page<Account>;
 
 /// An account, as read with `fields[account]=reference-id`: only its reference id (the company's user id). Its
 /// personal fields are never asked for.
@@ -239,21 +244,6 @@ impl Account {
 #[derive(Debug, Clone, Deserialize)]
 pub struct AccountDocument {
     pub data: Account,
-}
-
-/// `GET /accounts`; unreadable items are left out and counted, as in [`InquiryList`].
-#[derive(Debug, Clone, Default)]
-pub struct AccountList {
-    pub data: Vec<Account>,
-    pub unreadable_items: usize,
-}
-
-impl<'de> Deserialize<'de> for AccountList {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let page = ListPage::deserialize(deserializer)?;
-        let (data, unreadable_items) = readable_items(page.data);
-        Ok(Self { data, unreadable_items })
-    }
 }
 
 /// `POST /inquiries/{id}/resume`

@@ -92,14 +92,39 @@ pub enum Attempt {
     RateLimited { reset: Option<Duration>, request_id: Option<String> },
     /// 401.
     Unauthorized { request_id: Option<String> },
+    /// An answer that is never retried.
+    Final(Final),
+    /// The outcome of the secret re-read that [`Action::RereadKey`] asked for: whether another key is current.
+    KeyReread { changed: bool },
+}
+
+/// Answers that end the call at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Final {
     /// 403, classified by what Persona said.
     Forbidden { reason: Forbidden, request_id: Option<String> },
     /// Any other status (4xx the service interprets, 3xx we never follow).
     Rejected { status: u16, request_id: Option<String> },
     /// The body was larger than the transport accepts.
     Oversized { status: u16, request_id: Option<String> },
-    /// The outcome of the secret re-read that [`Action::RereadKey`] asked for: whether another key is current.
-    KeyReread { changed: bool },
+}
+
+impl Final {
+    /// The failure this answer stands for.
+    fn into_failure(self, operation: Operation) -> UpstreamError {
+        match self {
+            Self::Forbidden { reason: Forbidden::Key, request_id } => UpstreamError::Unauthorized { status: 403, request_id },
+            Self::Forbidden { reason: Forbidden::Quota, request_id } => UpstreamError::Unavailable {
+                detail: format!("{operation}: Persona refused the call because a quota of the account is used up (403); ask Persona support to raise it"),
+                request_id,
+            },
+            Self::Oversized { status, request_id } => UpstreamError::Malformed {
+                detail: format!("{operation}: the answer ({status}) is larger than the client accepts"),
+                request_id,
+            },
+            Self::Rejected { status, request_id } => UpstreamError::Rejected { status, request_id },
+        }
+    }
 }
 
 /// Which idempotency key the next attempt sends.
@@ -213,22 +238,7 @@ pub fn next(
             state.last_failure = failure;
             return Action::RereadKey;
         }
-        Attempt::Forbidden { reason: Forbidden::Key, request_id } => {
-            return Action::GiveUp(UpstreamError::Unauthorized { status: 403, request_id })
-        }
-        Attempt::Forbidden { reason: Forbidden::Quota, request_id } => {
-            return Action::GiveUp(UpstreamError::Unavailable {
-                detail: format!("{operation}: Persona refused the call because a quota of the account is used up (403); ask Persona support to raise it"),
-                request_id,
-            })
-        }
-        Attempt::Rejected { status, request_id } => return Action::GiveUp(UpstreamError::Rejected { status, request_id }),
-        Attempt::Oversized { status, request_id } => {
-            return Action::GiveUp(UpstreamError::Malformed {
-                detail: format!("{operation}: the answer ({status}) is larger than the client accepts"),
-                request_id,
-            })
-        }
+        Attempt::Final(answer) => return Action::GiveUp(answer.into_failure(operation)),
         Attempt::Lost(failure) => (failure, Key::Same, None, true),
         Attempt::RateLimited { reset, request_id } => {
             let failure = UpstreamError::RateLimited { retry_after_seconds: retry_after_seconds(reset), request_id };
@@ -475,14 +485,14 @@ mod tests {
                 "403 for our key: auth failed",
                 K::Shared,
                 vec![],
-                A::Forbidden { reason: Forbidden::Key, request_id: rid() },
+                A::Final(Final::Forbidden { reason: Forbidden::Key, request_id: rid() }),
                 GiveUp(UpstreamError::Unauthorized { status: 403, request_id: rid() }),
             ),
             row(
                 "403 for a quota: a Persona error naming the quota",
                 K::Shared,
                 vec![],
-                A::Forbidden { reason: Forbidden::Quota, request_id: rid() },
+                A::Final(Final::Forbidden { reason: Forbidden::Quota, request_id: rid() }),
                 GiveUp(UpstreamError::Unavailable {
                     detail: "create-inquiry: Persona refused the call because a quota of the account is used up (403); ask Persona support to raise it".into(),
                     request_id: rid(),
@@ -492,14 +502,14 @@ mod tests {
                 "other 4xx: given to the service",
                 K::Shared,
                 vec![],
-                A::Rejected { status: 404, request_id: rid() },
+                A::Final(Final::Rejected { status: 404, request_id: rid() }),
                 GiveUp(UpstreamError::Rejected { status: 404, request_id: rid() }),
             ),
             row(
                 "oversized body: malformed",
                 K::None,
                 vec![],
-                A::Oversized { status: 200, request_id: rid() },
+                A::Final(Final::Oversized { status: 200, request_id: rid() }),
                 GiveUp(UpstreamError::Malformed {
                     detail: "create-inquiry: the answer (200) is larger than the client accepts".into(),
                     request_id: rid(),

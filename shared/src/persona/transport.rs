@@ -16,7 +16,7 @@ use crate::persona::client::PersonaClient;
 use crate::persona::error::UpstreamError;
 use crate::persona::idempotency::KeySequence;
 use crate::persona::operation::Operation;
-use crate::persona::retry::{next, Action, Attempt, Forbidden, Key, Keys, RetryState};
+use crate::persona::retry::{next, Action, Attempt, Final, Forbidden, Key, Keys, RetryState};
 
 /// The largest answer body read from Persona. Persona's documents are a few KiB; a function has 128 MB, so a
 /// broken or hostile upstream must not make it buffer without bound.
@@ -165,7 +165,7 @@ impl PersonaClient {
                 persona_request_id,
                 "persona rate limited"
             ),
-            Attempt::Unauthorized { .. } | Attempt::Forbidden { reason: Forbidden::Key, .. } => tracing::warn!(
+            Attempt::Unauthorized { .. } | Attempt::Final(Final::Forbidden { reason: Forbidden::Key, .. }) => tracing::warn!(
                 lambda_request_id,
                 operation,
                 status,
@@ -174,13 +174,13 @@ impl PersonaClient {
                 "Persona refused the API key: check that the key in {} is valid for this environment and rotate it if needed",
                 self.keys.describe()
             ),
-            Attempt::Forbidden { reason: Forbidden::Quota, .. } => tracing::warn!(
+            Attempt::Final(Final::Forbidden { reason: Forbidden::Quota, .. }) => tracing::warn!(
                 lambda_request_id,
                 operation,
                 persona_request_id,
                 "Persona refused the call: a quota of the Persona account is used up; ask Persona support to raise it"
             ),
-            Attempt::Oversized { status, .. } => tracing::warn!(
+            Attempt::Final(Final::Oversized { status, .. }) => tracing::warn!(
                 lambda_request_id,
                 operation,
                 status,
@@ -188,7 +188,7 @@ impl PersonaClient {
                 limit_bytes = MAX_BODY_BYTES,
                 "persona answer too large"
             ),
-            Attempt::Success | Attempt::Rejected { .. } | Attempt::KeyReread { .. } => tracing::debug!(
+            Attempt::Success | Attempt::Final(Final::Rejected { .. }) | Attempt::KeyReread { .. } => tracing::debug!(
                 lambda_request_id,
                 operation,
                 attempt_number,
@@ -254,20 +254,20 @@ async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Opti
 fn classify(status: StatusCode, headers: &HeaderMap, body: Option<Bytes>) -> Performed {
     let request_id = header_str(headers, "request-id").map(str::to_owned);
     let Some(body) = body else {
-        let attempt = Attempt::Oversized { status: status.as_u16(), request_id: request_id.clone() };
+        let attempt = Attempt::Final(Final::Oversized { status: status.as_u16(), request_id: request_id.clone() });
         return Performed { attempt, answer: Answer { body: Bytes::new(), request_id } };
     };
     let attempt = match status {
         _ if status.is_success() => Attempt::Success,
         StatusCode::UNAUTHORIZED => Attempt::Unauthorized { request_id: request_id.clone() },
-        StatusCode::FORBIDDEN => Attempt::Forbidden { reason: forbidden_reason(&body), request_id: request_id.clone() },
+        StatusCode::FORBIDDEN => Attempt::Final(Final::Forbidden { reason: forbidden_reason(&body), request_id: request_id.clone() }),
         StatusCode::TOO_MANY_REQUESTS => {
             Attempt::RateLimited { reset: rate_limit_reset(headers), request_id: request_id.clone() }
         }
         _ if status.is_server_error() => {
             Attempt::ServerError { status: status.as_u16(), request_id: request_id.clone() }
         }
-        _ => Attempt::Rejected { status: status.as_u16(), request_id: request_id.clone() },
+        _ => Attempt::Final(Final::Rejected { status: status.as_u16(), request_id: request_id.clone() }),
     };
     Performed { attempt, answer: Answer { body, request_id } }
 }
@@ -369,11 +369,11 @@ mod tests {
             (200, Attempt::Success),
             (201, Attempt::Success),
             (401, Attempt::Unauthorized { request_id: rid.clone() }),
-            (403, Attempt::Forbidden { reason: Forbidden::Key, request_id: rid.clone() }),
+            (403, Attempt::Final(Final::Forbidden { reason: Forbidden::Key, request_id: rid.clone() })),
             (429, Attempt::RateLimited { reset: Some(Duration::from_secs(7)), request_id: rid.clone() }),
             (500, Attempt::ServerError { status: 500, request_id: rid.clone() }),
-            (404, Attempt::Rejected { status: 404, request_id: rid.clone() }),
-            (302, Attempt::Rejected { status: 302, request_id: rid.clone() }),
+            (404, Attempt::Final(Final::Rejected { status: 404, request_id: rid.clone() })),
+            (302, Attempt::Final(Final::Rejected { status: 302, request_id: rid.clone() })),
         ];
         for (status, expected) in table {
             let status = StatusCode::from_u16(status).unwrap();
@@ -381,7 +381,7 @@ mod tests {
         }
         assert_eq!(
             classify(StatusCode::OK, &headers, None).attempt,
-            Attempt::Oversized { status: 200, request_id: rid }
+            Attempt::Final(Final::Oversized { status: 200, request_id: rid })
         );
         let bare = classify(StatusCode::BAD_GATEWAY, &HeaderMap::new(), Some(Bytes::new()));
         assert_eq!(bare.attempt, Attempt::ServerError { status: 502, request_id: None });

@@ -43,6 +43,7 @@ pub mod documents;
 pub mod examples;
 pub mod faults;
 pub mod handlers;
+pub mod hosted_flow;
 pub mod idempotency;
 pub mod model;
 pub mod rate_limit;

@@ -92,6 +92,9 @@ async fn handle_request(shared: Arc<Shared>, req: Request<Incoming>, kill: Arc<N
     if path == "/_control" || path.starts_with("/_control/") {
         return control::handle(&shared, &parts.method, &path, parts.uri.query(), &body);
     }
+    if let Some(page) = super::hosted_flow::handle(&shared, &parts.method, &path, parts.uri.query()) {
+        return page;
+    }
     match persona(&shared, &parts.method, &parts.headers, &path, parts.uri.query(), body, started).await {
         Some(response) => response,
         None => {
