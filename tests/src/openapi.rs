@@ -8,8 +8,20 @@ use std::sync::{Arc, Mutex};
 use jsonschema::{Draft, Validator};
 use serde_json::Value;
 
-// The pointer helpers are the fake's response check's (one copy for the rig).
-pub(crate) use crate::fake_persona::contract::{escape_pointer, pointer_fragment};
+pub(crate) use crate::fake_persona::contract::escape_pointer;
+
+/// Percent-encodes a JSON pointer for use as a URI fragment (`{inquiry-id}` -> `%7Binquiry-id%7D`).
+pub fn pointer_fragment(pointer: &str) -> String {
+    let mut out = String::with_capacity(pointer.len());
+    for byte in pointer.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/!$&'()*+,;=:@".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
 
 /// An OpenAPI 3.1 document and the validators compiled from it so far.
 pub struct SpecSchemas {
