@@ -89,7 +89,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-setsid "${repo_root}/target/debug/fake-persona" --port "${fake_port}" --seed --api-key "${API_KEY}" \
+# CARGO_TARGET_DIR may be outside the checkout (.ci/run shares one between the original and its fresh clone).
+setsid "${CARGO_TARGET_DIR:-${repo_root}/target}/debug/fake-persona" --port "${fake_port}" --seed --api-key "${API_KEY}" \
     >"${report_dir}/fake-persona.log" 2>&1 &
 fake_pid=$!
 

@@ -7,7 +7,7 @@ set -euo pipefail
 CARGO_LAMBDA_VERSION="1.9.2"   # keep in step with ci/check-template.sh (its venv is looked in first)
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-for candidate in "${repo_root}/.venv-tools/bin/cargo-lambda" "${repo_root}/.venv-tools/cargo-lambda/bin/cargo-lambda" \
+for candidate in "${SAM_TOOLS_VENV:-${repo_root}/.venv-tools}/bin/cargo-lambda" "${repo_root}/.venv-tools/cargo-lambda/bin/cargo-lambda" \
     "$(command -v cargo-lambda || true)"; do
     if [[ -n "${candidate}" && -x "${candidate}" ]]; then
         echo "${candidate}"

@@ -352,20 +352,114 @@ def test_throttling_defaults_honour_the_persona_budget(tpl):
     assert routes * (60 * rate + burst) * worst_calls <= budget * share
 
 
+# ------------------------------------------------------------------------------------------------- CORS
+def translated(params: dict[str, str]) -> dict:
+    """template.yaml through the SAM transform (aws-sam-translator, as `sam deploy` runs it), with the
+    functions' CodeUri replaced by an S3 URI the way `sam package` does."""
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    class NoManagedPolicies:
+        def load(self):
+            return {}
+
+    tpl = yaml_parse(TEMPLATE.read_text(encoding="utf-8"))
+    for resource in tpl["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = "s3://bucket/function.zip"
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # pseudo parameters only; nothing is called
+    return transform(tpl, {"PersonaApiKeySecret": "persona-resume/api-key", **params}, NoManagedPolicies())
+
+
+def evaluate(node, tpl: dict, params: dict[str, str]):
+    """Resolves Ref (parameters and their defaults), Fn::If, Fn::Split and the condition functions the way
+    CloudFormation would for these parameter values; other intrinsics are left as they are."""
+    def value(n):
+        return evaluate(n, tpl, params)
+
+    def condition(name: str) -> bool:
+        return bool(value(tpl["Conditions"][name]))
+
+    if isinstance(node, list):
+        return [v for v in (value(n) for n in node) if v != {"Ref": "AWS::NoValue"}]
+    if not isinstance(node, dict):
+        return node
+    if list(node) == ["Ref"] and node["Ref"] in tpl.get("Parameters", {}):
+        return params.get(node["Ref"], str(tpl["Parameters"][node["Ref"]].get("Default", "")))
+    if list(node) == ["Fn::If"]:
+        cond, a, b = node["Fn::If"]
+        return value(a if condition(cond) else b)
+    if list(node) == ["Fn::Split"]:
+        sep, text = node["Fn::Split"]
+        return value(text).split(sep)
+    if list(node) == ["Fn::Equals"]:
+        a, b = node["Fn::Equals"]
+        return value(a) == value(b)
+    if list(node) == ["Fn::Not"]:
+        return not value(node["Fn::Not"][0])
+    if list(node) == ["Fn::And"]:
+        return all(value(n) for n in node["Fn::And"])
+    if list(node) == ["Condition"]:
+        return condition(node["Condition"])
+    out = {k: value(v) for k, v in node.items()}
+    return {k: v for k, v in out.items() if v != {"Ref": "AWS::NoValue"}}
+
+
+def deployed_api_body(params: dict[str, str]) -> dict:
+    out = translated(params)
+    (api,) = [r for r in out["Resources"].values() if r["Type"] == "AWS::ApiGatewayV2::Api"]
+    return evaluate(api["Properties"]["Body"], out, params)
+
+
+ORIGINS = "https://app.example.com,https://admin.example.com"
+
+
+@pytest.mark.parametrize("mode", ["jwt", "iam"])
+def test_cors_lets_browser_code_call_the_api_and_read_retry_after(mode):
+    params = {"CorsAllowedOrigins": ORIGINS, "AuthMode": mode}
+    if mode == "jwt":
+        params |= {"JwtIssuer": "https://issuer.example.com", "JwtAudience": "client"}
+    cors = deployed_api_body(params)["x-amazon-apigateway-cors"]
+    assert cors["allowOrigins"] == ORIGINS.split(",")
+    assert [m.upper() for m in cors["allowMethods"]] == ["POST"]
+    allowed = {h.lower() for h in cors["allowHeaders"]}
+    assert {"authorization", "content-type"} <= allowed
+    # A 429's Retry-After is invisible to fetch() unless exposed (it is not a CORS-safelisted header).
+    assert "retry-after" in {h.lower() for h in cors["exposeHeaders"]}
+    assert "*" not in cors["allowOrigins"] and not cors.get("allowCredentials", False)
+    assert 0 < cors["maxAge"] <= 7200
+
+
+def test_cors_is_off_without_origins_and_preflights_never_reach_an_authorizer():
+    params = {"JwtIssuer": "https://issuer.example.com", "JwtAudience": "client"}
+    body = deployed_api_body(params)
+    assert "x-amazon-apigateway-cors" not in body
+    # API Gateway answers OPTIONS itself only when no route matches it: no OPTIONS, ANY or $default route
+    # (such a route would put the JWT authorizer in front of the preflight, which carries no token).
+    for path, item in deployed_api_body({**params, "CorsAllowedOrigins": ORIGINS})["paths"].items():
+        assert set(item) == {"post"}, f"{path}: only POST routes"
+        assert "$default" not in path
+
+
 # ------------------------------------------------------------------------------------------ cargo-lambda
 def test_cargo_lambda_deploy_metadata_mirrors_the_template(tpl):
+    """One [workspace.metadata.lambda.deploy] for both functions (tests/tests/in_process/config_defaults.rs also checks it
+    against the code's own defaults); no function manifest carries a second copy that could drift."""
     params = tpl["Parameters"]
     timeout = tpl["Globals"]["Function"]["Timeout"]
+    root = tomllib.loads((REPO / "Cargo.toml").read_text(encoding="utf-8"))
+    deploy = root["workspace"]["metadata"]["lambda"]["deploy"]
+    assert deploy["memory"] == 128 and deploy["timeout"] == timeout
+    assert deploy["runtime"] == "provided.al2023"
+    for var, value in deploy.get("env", {}).items():
+        assert var in EXPECTED_ENV_DEFAULTS and var not in LOCAL_ONLY_ENV
+        assert value == EXPECTED_ENV_DEFAULTS[var], f"Cargo.toml: {var}"
+    env_params = {v: effective_env(tpl, f)[v]["Ref"] for f in functions(tpl).values() for v in deploy["env"]}
+    for var, param in env_params.items():
+        assert str(params[param]["Default"]) == deploy["env"][var]
     for manifest in sorted((REPO / "functions").glob("*/Cargo.toml")):
-        deploy = tomllib.loads(manifest.read_text(encoding="utf-8"))["package"]["metadata"]["lambda"]["deploy"]
-        assert deploy["memory"] == 128 and deploy["timeout"] == timeout
-        assert deploy["runtime"] == "provided.al2023"
-        for var, value in deploy.get("env", {}).items():
-            assert var in EXPECTED_ENV_DEFAULTS and var not in LOCAL_ONLY_ENV
-            assert value == EXPECTED_ENV_DEFAULTS[var], f"{manifest}: {var}"
-        env_params = {v: effective_env(tpl, f)[v]["Ref"] for f in functions(tpl).values() for v in deploy["env"]}
-        for var, param in env_params.items():
-            assert str(params[param]["Default"]) == deploy["env"][var]
+        own = tomllib.loads(manifest.read_text(encoding="utf-8")).get("package", {}).get("metadata", {})
+        assert "deploy" not in own.get("lambda", {}), f"{manifest}: deploy settings belong in the root Cargo.toml"
 
 
 # ------------------------------------------------------------------------------------ the linter itself
@@ -407,9 +501,10 @@ def test_pinned_cfn_lint_catches_planted_errors(tmp_path, name, old, new, rule):
 
 # ------------------------------------------------------------------------------------------------ alarms
 def test_alarms_watch_the_metrics_the_functions_emit(tpl):
-    """Each function has a 5xx alarm and an upstream-error alarm on the EMF metrics that shared/src/metrics.rs
+    """Each function has a 5xx alarm and an upstream-error alarm on the EMF metrics that shared/src/**/metrics.rs
     writes (same namespace, metric names and Function dimension), notifying the optional SNS topic."""
-    metrics_rs = (REPO / "shared" / "src" / "metrics.rs").read_text(encoding="utf-8")
+    (metrics_path,) = sorted((REPO / "shared" / "src").rglob("metrics.rs"))  # wherever the layers put it
+    metrics_rs = metrics_path.read_text(encoding="utf-8")
     namespace = re.search(r'pub const NAMESPACE: &str = "(\w+)";', metrics_rs).group(1)
     alarms = [v["Properties"] for v in tpl["Resources"].values() if v["Type"] == "AWS::CloudWatch::Alarm"]
     watched = set()

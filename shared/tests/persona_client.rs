@@ -4,6 +4,7 @@ mod support;
 
 use std::time::Duration;
 
+use persona_resume::app::port::PersonaPort;
 use persona_resume::domain::ids::InquiryId;
 use persona_resume::persona::idempotency::KeySequence;
 use persona_resume::persona::model::{CreateInquiry, CreateInquiryAttributes, InquiryStatus};

@@ -1,4 +1,4 @@
-//! What the service needs from Persona, as a port: the real [`PersonaClient`] implements it, and the service's
+//! What the service needs from Persona, as a port: the real `PersonaClient` implements it, and the service's
 //! unit tests use a small in-memory double, so the orchestration is tested without HTTP.
 
 use crate::domain::ids::{AccountId, InquiryId};
@@ -8,7 +8,7 @@ use crate::persona::model::{
     AccountDocument, AccountList, CreateInquiry, CreatedDocument, ExpiredDocument, InquiryDocument, InquiryList,
     OneTimeLinkDocument, ResumeDocument,
 };
-use crate::persona::{ListFilter, PersonaClient, UpstreamError};
+use crate::persona::{ListFilter, UpstreamError};
 
 /// Persona's inquiry and account endpoints, as the service uses them.
 // The service is generic over the port and runs on one current-thread runtime: the futures need no `Send` bound.
@@ -44,59 +44,4 @@ pub trait PersonaPort {
         id: &InquiryId,
         keys: KeySequence,
     ) -> Result<ExpiredDocument, UpstreamError>;
-}
-
-/// Page size of account lookups: a company's user has one account, rarely a few.
-const ACCOUNT_PAGE_SIZE: u8 = 10;
-
-impl PersonaPort for PersonaClient {
-    async fn get_inquiry(&self, inv: &mut Invocation, id: &InquiryId) -> Result<InquiryDocument, UpstreamError> {
-        PersonaClient::get_inquiry(self, inv, id).await
-    }
-    async fn get_account(&self, inv: &mut Invocation, id: &AccountId) -> Result<AccountDocument, UpstreamError> {
-        PersonaClient::get_account(self, inv, id).await
-    }
-    async fn list_inquiries(
-        &self,
-        inv: &mut Invocation,
-        filter: &ListFilter<'_>,
-    ) -> Result<InquiryList, UpstreamError> {
-        PersonaClient::list_inquiries(self, inv, filter).await
-    }
-    async fn list_accounts(&self, inv: &mut Invocation, reference_id: &str) -> Result<AccountList, UpstreamError> {
-        PersonaClient::list_accounts(self, inv, reference_id, ACCOUNT_PAGE_SIZE).await
-    }
-    async fn create_inquiry(
-        &self,
-        inv: &mut Invocation,
-        body: &CreateInquiry,
-        keys: KeySequence,
-    ) -> Result<CreatedDocument, UpstreamError> {
-        PersonaClient::create_inquiry(self, inv, body, keys).await
-    }
-    async fn resume(
-        &self,
-        inv: &mut Invocation,
-        id: &InquiryId,
-        keys: KeySequence,
-    ) -> Result<ResumeDocument, UpstreamError> {
-        PersonaClient::resume(self, inv, id, keys).await
-    }
-    async fn generate_one_time_link(
-        &self,
-        inv: &mut Invocation,
-        id: &InquiryId,
-        expires_in_seconds: Option<u32>,
-        keys: KeySequence,
-    ) -> Result<OneTimeLinkDocument, UpstreamError> {
-        PersonaClient::generate_one_time_link(self, inv, id, expires_in_seconds, keys).await
-    }
-    async fn expire_inquiry(
-        &self,
-        inv: &mut Invocation,
-        id: &InquiryId,
-        keys: KeySequence,
-    ) -> Result<ExpiredDocument, UpstreamError> {
-        PersonaClient::expire_inquiry(self, inv, id, keys).await
-    }
 }

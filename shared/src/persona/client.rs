@@ -7,6 +7,7 @@ use reqwest::header::HeaderValue;
 use reqwest::Method;
 use url::Url;
 
+use crate::app::port::PersonaPort;
 use crate::domain::ids::{AccountId, InquiryId};
 use crate::ops::secrets::KeyStore;
 use crate::persona::calls::Invocation;
@@ -37,6 +38,9 @@ pub struct ListFilter<'a> {
 
 /// Every account read asks for the reference id only: the functions never receive a user's personal fields.
 const ACCOUNT_FIELDS: (&str, &str) = ("fields[account]", "reference-id");
+
+/// Page size of account lookups: a company's user has one account, rarely a few.
+const ACCOUNT_PAGE_SIZE: u8 = 10;
 
 /// The transport (`send`, in `transport.rs`) reads these fields too.
 pub struct PersonaClient {
@@ -92,10 +96,13 @@ impl PersonaClient {
         url.path_segments_mut().expect("validated http(s) base URL").pop_if_empty().extend(segments);
         url
     }
+}
 
+/// The endpoints, as the service's port: the only way in, so the service and its tests' double see one API.
+impl PersonaPort for PersonaClient {
     /// `GET /inquiries/{id}?include=inquiry-template,account&fields[account]=reference-id`: the template (for the
     /// latest published version) and the account's reference id (for ownership) in the same call.
-    pub async fn get_inquiry(
+    async fn get_inquiry(
         &self,
         inv: &mut Invocation,
         inquiry_id: &InquiryId,
@@ -109,7 +116,7 @@ impl PersonaClient {
     }
 
     /// `GET /inquiries` with filters, newest first (one page).
-    pub async fn list_inquiries(
+    async fn list_inquiries(
         &self,
         inv: &mut Invocation,
         filter: &ListFilter<'_>,
@@ -137,23 +144,22 @@ impl PersonaClient {
     }
 
     /// `GET /accounts?filter[reference-id]=…&fields[account]=reference-id` (one page).
-    pub async fn list_accounts(
+    async fn list_accounts(
         &self,
         inv: &mut Invocation,
         reference_id: &str,
-        page_size: u8,
     ) -> Result<AccountList, UpstreamError> {
         let mut url = self.url(&["accounts"]);
         url.query_pairs_mut()
             .append_pair("filter[reference-id]", reference_id)
             .append_pair(ACCOUNT_FIELDS.0, ACCOUNT_FIELDS.1)
-            .append_pair("page[size]", &page_size.clamp(1, 100).to_string());
+            .append_pair("page[size]", &ACCOUNT_PAGE_SIZE.to_string());
         let answer = self.send(inv, Operation::ListAccounts, Method::GET, url, None, None).await?;
         parse(Operation::ListAccounts, answer)
     }
 
     /// `GET /accounts/{id}?fields[account]=reference-id`
-    pub async fn get_account(
+    async fn get_account(
         &self,
         inv: &mut Invocation,
         account_id: &AccountId,
@@ -165,7 +171,7 @@ impl PersonaClient {
     }
 
     /// `POST /inquiries/{id}/resume` — no request body (the spec defines none).
-    pub async fn resume(
+    async fn resume(
         &self,
         inv: &mut Invocation,
         inquiry_id: &InquiryId,
@@ -177,7 +183,7 @@ impl PersonaClient {
     }
 
     /// `POST /inquiries/{id}/generate-one-time-link`, with a body only when an expiry is chosen.
-    pub async fn generate_one_time_link(
+    async fn generate_one_time_link(
         &self,
         inv: &mut Invocation,
         inquiry_id: &InquiryId,
@@ -193,7 +199,7 @@ impl PersonaClient {
     }
 
     /// `POST /inquiries`
-    pub async fn create_inquiry(
+    async fn create_inquiry(
         &self,
         inv: &mut Invocation,
         body: &CreateInquiry,
@@ -206,7 +212,7 @@ impl PersonaClient {
     }
 
     /// `POST /inquiries/{id}/expire`
-    pub async fn expire_inquiry(
+    async fn expire_inquiry(
         &self,
         inv: &mut Invocation,
         inquiry_id: &InquiryId,

@@ -6,6 +6,7 @@
 //! (`integration_tests::rig::Rig::binaries`). Without the tools, outside CI, every test here is skipped with a
 //! message naming what to install.
 
+mod arm64;
 mod e2e;
 mod faults;
 mod hostile;
