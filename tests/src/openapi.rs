@@ -9,10 +9,7 @@ use std::sync::{Arc, Mutex};
 use jsonschema::{Draft, Validator};
 use serde_json::Value;
 
-/// Escapes one JSON pointer segment (RFC 6901).
-pub fn escape_pointer(segment: &str) -> String {
-    segment.replace('~', "~0").replace('/', "~1")
-}
+pub(crate) use crate::fake_persona::contract::escape_pointer;
 
 /// The parts of a spec a schema's `$ref` can reach: schemas (and headers) live under `components`.
 const REACHABLE_COMPONENTS: &[&str] = &["schemas", "headers", "parameters", "responses"];

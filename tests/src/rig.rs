@@ -347,6 +347,8 @@ impl Rig {
     /// every answer of ours was within openapi.yaml, and Prism reported nothing `upstream` doesn't allow.
     pub async fn finish(&self, test_name: &str, upstream: Upstream) {
         self.fake.assert_no_violations();
+        let served = self.fake.personal_fields_served();
+        assert_eq!(served, 0, "{test_name}: the fake served an account's personal fields {served} time(s)");
         let personal: Vec<String> = (self.fake.requests().iter())
             .filter(|r| reads_account_fields_beyond_reference_id(&r.path, r.query.as_deref().unwrap_or_default()))
             .map(|r| format!("{} {}?{}", r.method, r.path, r.query.as_deref().unwrap_or_default()))

@@ -3,7 +3,9 @@
 //! share data even on a shared fake.
 
 use crate::fake_persona::server::route;
-use crate::fake_persona::{Endpoint as PersonaOp, Inquiry, NewTemplate, RequestRecord, SeedInquiry, Template};
+use crate::fake_persona::{
+    Endpoint as PersonaOp, Inquiry, NewTemplate, RequestRecord, SeedAccount, SeedInquiry, Template,
+};
 use crate::rig::{http_api_event, Answer, Deployment, Function, Rig};
 
 /// A fresh user id: `user-…` with 8 random hex digits.
@@ -55,6 +57,21 @@ impl<'r> World<'r> {
         let mut seed = SeedInquiry { template_id: self.template.id.clone(), ..SeedInquiry::default() };
         plant(&mut seed);
         self.rig.fake.seed_inquiry(seed).unwrap()
+    }
+
+    /// A new Persona account of `owner` (its `reference-id`; personal fields as in Persona's example); its id.
+    pub fn account_of(&self, owner: &str) -> String {
+        let seed = SeedAccount { reference_id: Some(owner.to_owned()), ..SeedAccount::default() };
+        self.rig.fake.seed_account(seed).unwrap().id
+    }
+
+    /// An inquiry on an account whose own `reference-id` is null: owned through the account only.
+    pub fn seed_on_account(&self, status: &str, account_id: &str) -> Inquiry {
+        self.seed_with(|seed| {
+            seed.status = Some(status.to_owned());
+            seed.reference_id = None;
+            seed.account_id = Some(account_id.to_owned());
+        })
     }
 
     /// Publishes a new version of the template (every inquiry planted so far is outdated); its id.

@@ -227,8 +227,8 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
         let listed = self.persona.list_accounts(self.inv, owner.as_str()).await.map_err(Error::from)?;
         for account in listed.data {
             // Persona splits comma lists and may fold: only an exact reference id makes an account theirs.
-            if account.reference_id() == Some(owner.as_str()) {
-                accounts.add(account.id.clone(), account.reference_id());
+            if let (Some(id), true) = (&account.id, account.reference_id() == Some(owner.as_str())) {
+                accounts.add(id.clone(), account.reference_id());
             }
         }
         if accounts.is_empty() {
@@ -412,7 +412,10 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
                 }
                 let keys = KeySequence::per_invocation(Operation::Resume, inquiry_id, &self.inv.lambda_request_id);
                 match self.persona.resume(self.inv, inquiry_id, keys).await {
-                    Ok(resumed) => Ok(Access::Session { token: Some(resumed.meta.session_token) }),
+                    Ok(resumed) => {
+                        same_inquiry(&resumed.data, inquiry_id).about(inquiry_id)?;
+                        Ok(Access::Session { token: Some(resumed.meta.session_token) })
+                    }
                     // Persona loads a created (not yet started) inquiry without a token.
                     Err(e) if e.is_status(409) && status == &InquiryStatus::Created => {
                         Ok(Access::Session { token: None })
@@ -438,6 +441,7 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
                     .await
                     .map_err(about_this)
                     .about(inquiry_id)?;
+                same_inquiry(&generated.data, inquiry_id).about(inquiry_id)?;
                 Ok(Access::OneTimeLink {
                     link: generated.meta.one_time_link,
                     short: generated.meta.one_time_link_short,
@@ -449,8 +453,8 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
     /// Expires a replaced inquiry; a failure is logged (here, once) and reported, never fatal.
     async fn expire_superseded(&mut self, inquiry_id: &InquiryId, latest_version: &str) -> bool {
         let keys = KeySequence::expire(inquiry_id, latest_version);
-        match self.persona.expire_inquiry(self.inv, inquiry_id, keys).await {
-            Ok(_) => true,
+        match self.persona.expire_inquiry(self.inv, inquiry_id, keys).await.and_then(|expired| same_inquiry(&expired.data, inquiry_id)) {
+            Ok(()) => true,
             Err(error) => {
                 tracing::warn!(
                     lambda_request_id = %self.inv.lambda_request_id,
@@ -462,6 +466,16 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
                 false
             }
         }
+    }
+}
+
+/// A credential is only handed out for the inquiry we asked about: an answer about another inquiry is a broken
+/// contract, never something to pass on.
+fn same_inquiry(answered: &Inquiry, asked: &InquiryId) -> Result<(), UpstreamError> {
+    if &answered.id == asked {
+        Ok(())
+    } else {
+        Err(UpstreamError::Malformed { detail: format!("Persona answered about {} instead", answered.id), request_id: None })
     }
 }
 

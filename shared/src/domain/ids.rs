@@ -29,8 +29,6 @@ macro_rules! persona_id {
         pub struct $name(String);
 
         impl $name {
-            pub const PREFIX: &'static str = $prefix;
-
             pub fn parse(candidate: &str) -> Result<Self, InvalidId> {
                 if is_valid_id(candidate, $prefix) {
                     Ok(Self(candidate.to_owned()))

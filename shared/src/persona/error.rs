@@ -40,21 +40,6 @@ impl UpstreamError {
         }
     }
 
-    /// The status Persona answered, when an answer decided the failure (a 5xx's is in [`Self::diagnostic`]).
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            Self::Rejected { status, .. } | Self::Unauthorized { status, .. } => Some(*status),
-            Self::RateLimited { .. } => Some(429),
-            Self::Unavailable { .. } | Self::Malformed { .. } | Self::Timeout => None,
-        }
-    }
-
-    /// What an operator needs to know (the operation, when known, and what to check): for logs, never for a
-    /// public answer.
-    pub fn diagnostic(&self) -> String {
-        self.to_string()
-    }
-
     pub fn is_status(&self, wanted: u16) -> bool {
         matches!(self, Self::Rejected { status, .. } if *status == wanted)
     }
@@ -68,24 +53,18 @@ mod tests {
     fn errors_carry_their_data() {
         let rid = || Some("req_1".to_owned());
         let table = [
-            (UpstreamError::Rejected { status: 404, request_id: rid() }, Some(404), Some("req_1")),
-            (UpstreamError::RateLimited { retry_after_seconds: 3, request_id: rid() }, Some(429), Some("req_1")),
-            (UpstreamError::Unauthorized { status: 403, request_id: None }, Some(403), None),
-            (
-                UpstreamError::Unavailable { detail: "resume: Persona answered 500".into(), request_id: rid() },
-                None,
-                Some("req_1"),
-            ),
-            (UpstreamError::Malformed { detail: "x".into(), request_id: None }, None, None),
-            (UpstreamError::Timeout, None, None),
+            (UpstreamError::Rejected { status: 404, request_id: rid() }, Some("req_1")),
+            (UpstreamError::RateLimited { retry_after_seconds: 3, request_id: rid() }, Some("req_1")),
+            (UpstreamError::Unauthorized { status: 403, request_id: None }, None),
+            (UpstreamError::Unavailable { detail: "resume: Persona answered 500".into(), request_id: rid() }, Some("req_1")),
+            (UpstreamError::Malformed { detail: "x".into(), request_id: None }, None),
+            (UpstreamError::Timeout, None),
         ];
-        for (error, status, request_id) in table {
-            assert_eq!(error.status(), status, "{error:?}");
+        for (error, request_id) in table {
             assert_eq!(error.request_id(), request_id, "{error:?}");
-            assert_eq!(error.diagnostic(), error.to_string());
         }
-        assert!(UpstreamError::Unavailable { detail: "resume: Persona answered 500".into(), request_id: None }
-            .diagnostic()
-            .contains("resume"));
+        // The operator's text (the invocation line's `error_detail`) names the operation.
+        let unavailable = UpstreamError::Unavailable { detail: "resume: Persona answered 500".into(), request_id: None };
+        assert!(unavailable.to_string().contains("resume"));
     }
 }

@@ -222,7 +222,9 @@ pub type AccountList = Page<Account>;
 /// personal fields are never asked for.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Account {
-    pub id: AccountId,
+    /// The schema requires no member of an account: one without a usable id can't be looked up by, and is skipped.
+    #[serde(default, deserialize_with = "lenient_id")]
+    pub id: Option<AccountId>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub attributes: AccountAttributes,
 }
@@ -383,6 +385,12 @@ pub struct OneTimeLinkRequest {
 #[serde(rename_all = "kebab-case")]
 pub struct OneTimeLinkRequestMeta {
     pub expires_in_seconds: u32,
+}
+
+/// An id that is absent, null or malformed reads as none.
+fn lenient_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<AccountId>, D::Error> {
+    let raw = Option::<serde_json::Value>::deserialize(deserializer)?;
+    Ok(raw.as_ref().and_then(serde_json::Value::as_str).and_then(|id| AccountId::parse(id).ok()))
 }
 
 fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>

@@ -5,12 +5,14 @@
 //!
 //! `cargo test -p integration-tests outdated_inquiry` runs one scenario on every rig.
 
+mod accounts;
 mod faults;
 mod recreate;
 mod refusals;
 mod resume;
 mod returning;
 
+pub use accounts::*;
 pub use faults::*;
 pub use recreate::*;
 pub use refusals::*;
@@ -43,6 +45,10 @@ macro_rules! for_each_scenario {
         $test!(finished_replacement_is_refused_on_the_old_id, Contract);
         $test!(a_changed_redirect_uri_starts_a_fresh_key, InjectsFaults);
         $test!(stored_5xx_on_create_never_lock_a_user_out, InjectsFaults);
+        // design.md *Who owns an inquiry* and *Returning users*: users are Persona accounts (issue #11).
+        $test!(account_only_user_resumes_links_and_recreates, Contract);
+        $test!(me_finds_users_through_their_accounts, Contract);
+        $test!(lax_filters_never_hand_out_another_users_inquiry, Contract);
     };
 }
 

@@ -31,10 +31,10 @@ async fn logs_carry_no_credentials() {
         for line in &stdout {
             serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
         }
+        // The invocation line may be written just after the answer is posted: wait for it.
         let invocation = process
-            .json_logs()
-            .into_iter()
-            .find(|l| l["message"] == "invocation")
+            .wait_for_json_log(|l| l["message"] == "invocation", Duration::from_secs(2))
+            .await
             .expect("one invocation line per call");
         assert_eq!(invocation["status"], 200);
         assert!(invocation["persona_request_ids"].as_str().is_some_and(|ids| ids.contains("req_")), "{invocation}");
