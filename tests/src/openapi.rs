@@ -9,7 +9,10 @@ use std::sync::{Arc, Mutex};
 use jsonschema::{Draft, Validator};
 use serde_json::Value;
 
-pub(crate) use crate::fake_persona::contract::escape_pointer;
+/// Escapes one JSON pointer segment (RFC 6901).
+pub fn escape_pointer(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
 
 /// The parts of a spec a schema's `$ref` can reach: schemas (and headers) live under `components`.
 const REACHABLE_COMPONENTS: &[&str] = &["schemas", "headers", "parameters", "responses"];
