@@ -1,4 +1,4 @@
-//! Every file in `events/` goes through `lambda_http::request::from_str` and the real handler, with the Persona
+//! Every file in `events/` goes through `parse_event` (what the functions run on each payload) and the real handler, with the Persona
 //! client pointed at the fake Persona (demo seed), and must produce the status written down for it in
 //! `events/expected.json`. The same run captures the JSON logs and proves no credential reaches them.
 
@@ -86,7 +86,11 @@ async fn every_event_file_produces_its_documented_status_and_no_credential_is_lo
             other => panic!("{file}: unknown function {other}"),
         };
         let raw = std::fs::read_to_string(events_dir().join(file)).unwrap();
-        let request = lambda_http::request::from_str(&raw).unwrap_or_else(|e| panic!("{file}: not an event: {e}"));
+        let payload: serde_json::Value =
+            serde_json::from_str(&raw).unwrap_or_else(|e| panic!("{file}: not JSON: {e}"));
+        let request: lambda_http::Request = persona_resume::lambda::event::parse_event(payload)
+            .unwrap_or_else(|e| panic!("{file}: not an event: {e}"))
+            .into();
         // What the runtime attaches: a fresh request id per invocation (the link and resume keys use it) and a deadline.
         let request_id = format!("events-test-{}", context_counter.next().unwrap());
         let response = handle_in_process(&state, endpoint, request, request_id).await.unwrap();
