@@ -258,10 +258,66 @@ pub async fn decision_table(fake: &FakePersona, f: &Functions<'_>, current: &Tem
         row(
             fake,
             "/me, no inquiry → created",
-            "list + create (+ link; the session token comes with the create)",
+            "list + account lookup (a user may be known through an account only) + create (+ link; the session token \
+             comes with the create)",
             vec![
-                me(f.me_issue_link, IL, owner(), &[Op::List, Op::Create, Op::Link], "created"),
-                me(f.me_resume_session, RS, owner(), &[Op::List, Op::Create], "created"),
+                me(f.me_issue_link, IL, owner(), &[Op::List, Op::AccountList, Op::Create, Op::Link], "created"),
+                me(f.me_resume_session, RS, owner(), &[Op::List, Op::AccountList, Op::Create], "created"),
+            ],
+        )
+        .await?,
+    );
+    // Account-era integrations: the user's reference id lives on the account only.
+    let account_only = |template: &Template, who: &str| -> Result<Inquiry> {
+        Ok(fake.seed_inquiry(SeedInquiry {
+            template_id: template.id.clone(),
+            status: Some("pending".to_owned()),
+            reference_id: None,
+            account_reference_id: Some(who.to_owned()),
+            ..SeedInquiry::default()
+        })?)
+    };
+    let fresh_account_only = |template: &Template| -> Result<(String, String)> {
+        let who = owner();
+        Ok((account_only(template, &who)?.id, who))
+    };
+    rows.push(
+        row(
+            fake,
+            "account-only inquiry, pending, current",
+            "GET (status + template + the account's reference id, one call) + the hand-out",
+            vec![
+                target(f.issue_link, IL, fresh_account_only(&current)?, &[Op::Get, Op::Link], "resumed"),
+                target(f.resume_session, RS, fresh_account_only(&current)?, &[Op::Get, Op::Resume], "resumed"),
+            ],
+        )
+        .await?,
+    );
+    let account_only_user = |template: &Template| -> Result<String> {
+        let who = owner();
+        account_only(template, &who)?;
+        Ok(who)
+    };
+    rows.push(
+        row(
+            fake,
+            "/me, account-only user, pending, current",
+            "the cheap list finds none of theirs: their accounts + their inquiries (two calls more) + GET + the hand-out",
+            vec![
+                me(
+                    f.me_issue_link,
+                    IL,
+                    account_only_user(&current)?,
+                    &[Op::List, Op::AccountList, Op::List, Op::Get, Op::Link],
+                    "resumed",
+                ),
+                me(
+                    f.me_resume_session,
+                    RS,
+                    account_only_user(&current)?,
+                    &[Op::List, Op::AccountList, Op::List, Op::Get, Op::Resume],
+                    "resumed",
+                ),
             ],
         )
         .await?,
