@@ -86,8 +86,7 @@ async fn every_event_file_produces_its_documented_status_and_no_credential_is_lo
             other => panic!("{file}: unknown function {other}"),
         };
         let raw = std::fs::read_to_string(events_dir().join(file)).unwrap();
-        let payload: serde_json::Value =
-            serde_json::from_str(&raw).unwrap_or_else(|e| panic!("{file}: not JSON: {e}"));
+        let payload: serde_json::Value = serde_json::from_str(&raw).unwrap_or_else(|e| panic!("{file}: not JSON: {e}"));
         let request: lambda_http::Request = persona_resume::lambda::event::parse_event(payload)
             .unwrap_or_else(|e| panic!("{file}: not an event: {e}"))
             .into();
