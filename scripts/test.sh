@@ -43,6 +43,9 @@ step "tests: unit, events, scenarios, fake Persona, rig, config defaults, end to
 # CI=true makes Prism mandatory for the end-to-end suite (no silent skip).
 cargo test --locked --workspace
 
+step "front-end kit in headless Chromium, every sample event through make invoke (make dev on free ports)"
+bash ci/browser.sh
+
 step "template: cfn-lint, sam validate --lint, template and check-paths tests"
 bash ci/check-template.sh
 
