@@ -188,15 +188,19 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     if let Some(account) = read::<AccountDocument>("account", data, document) {
-        let mut known = KnownAccounts::default();
-        known.add(account.data.id.clone(), account.data.reference_id());
-        assert_eq!(known.reference_id(&account.data.id), account.data.reference_id());
+        if let Some(id) = &account.data.id {
+            let mut known = KnownAccounts::default();
+            known.add(id.clone(), account.data.reference_id());
+            assert_eq!(known.reference_id(id), account.data.reference_id());
+        }
     }
     if let Some(accounts) = read::<AccountList>("accounts", data, document) {
         assert_all_read("accounts", accounts.unreadable_items, document);
         let mut known = KnownAccounts::default();
         for account in &accounts.data {
-            known.add(account.id.clone(), account.reference_id());
+            if let Some(id) = &account.id {
+                known.add(id.clone(), account.reference_id());
+            }
         }
     }
     if let Some(resumed) = read::<ResumeDocument>("resume", data, document) {
