@@ -100,56 +100,6 @@ fn ids_are_personas(document: &Value) -> bool {
     }
 }
 
-/// Whether every JSON object in `data` names each member once.
-fn has_unique_members(data: &[u8]) -> bool {
-    struct Unique;
-    impl<'de> serde::Deserialize<'de> for Unique {
-        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            struct Visitor;
-            impl<'de> serde::de::Visitor<'de> for Visitor {
-                type Value = Unique;
-                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                    f.write_str("JSON without repeated member names")
-                }
-                fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Unique, A::Error> {
-                    let mut names = std::collections::HashSet::new();
-                    while let Some(name) = map.next_key::<String>()? {
-                        if !names.insert(name) {
-                            return Err(serde::de::Error::custom("repeated member"));
-                        }
-                        map.next_value::<Unique>()?;
-                    }
-                    Ok(Unique)
-                }
-                fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Unique, A::Error> {
-                    while seq.next_element::<Unique>()?.is_some() {}
-                    Ok(Unique)
-                }
-                fn visit_bool<E>(self, _: bool) -> Result<Unique, E> {
-                    Ok(Unique)
-                }
-                fn visit_i64<E>(self, _: i64) -> Result<Unique, E> {
-                    Ok(Unique)
-                }
-                fn visit_u64<E>(self, _: u64) -> Result<Unique, E> {
-                    Ok(Unique)
-                }
-                fn visit_f64<E>(self, _: f64) -> Result<Unique, E> {
-                    Ok(Unique)
-                }
-                fn visit_str<E>(self, _: &str) -> Result<Unique, E> {
-                    Ok(Unique)
-                }
-                fn visit_unit<E>(self) -> Result<Unique, E> {
-                    Ok(Unique)
-                }
-            }
-            deserializer.deserialize_any(Visitor)
-        }
-    }
-    serde_json::from_slice::<Unique>(data).is_ok()
-}
-
 /// Must the model read `document` as the answer of `endpoint`?
 fn contract_allows(endpoint: &str, document: Option<&Value>) -> bool {
     document.is_some_and(|document| ids_are_personas(document) && schemas().allows(endpoint, document))
@@ -211,7 +161,7 @@ fuzz_target!(|data: &[u8]| {
     // The schema oracle only applies to JSON; everything else must merely fail cleanly.
     // A document whose objects repeat a member name is ambiguous JSON (RFC 8259: names SHOULD be unique; a `Value`
     // keeps the last, our models refuse it with a clear error): outside the contract, not a crash.
-    let document = serde_json::from_slice::<Value>(data).ok().filter(|_| has_unique_members(data));
+    let document = serde_json::from_slice::<Value>(data).ok().filter(|_| persona_resume::lambda::request::has_unique_members(data));
     let document = document.as_ref();
     if let Some(read) = read::<InquiryDocument>("get", data, document) {
         let latest = read.latest_published_version_id();

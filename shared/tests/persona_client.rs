@@ -181,15 +181,7 @@ async fn link_body_is_sent_only_with_an_expiry() {
 #[tokio::test]
 async fn create_and_expire() {
     let server = MockServer::start().await;
-    let body = CreateInquiry::new(
-        CreateInquiryAttributes {
-            inquiry_template_id: "itmpl_Test1".into(),
-            reference_id: Some("u1".into()),
-            account_id: None,
-            redirect_uri: None,
-        },
-        None,
-    );
+    let body = create_body();
     let keys = KeySequence::recreate(&id("inq_old"), "itmplv_2", &body);
     assert_eq!(keys.current(), format!("recreate:inq_old:itmplv_2:{}", body.fingerprint()));
     Mock::given(method("POST"))

@@ -418,3 +418,17 @@ impl Drop for ManagedChild {
         self.kill();
     }
 }
+
+/// Resolves on Ctrl-C or SIGTERM: how the rig's standalone servers (`fake-persona`, `dev-gateway`) stop.
+pub async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(t) => { t.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}

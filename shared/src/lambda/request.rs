@@ -99,7 +99,7 @@ fn parse_body(request: &Request, function: Function) -> Result<Option<u32>, Erro
         return Err(Error::InvalidBody("the body must be a JSON object"));
     };
     // `Value` keeps the last of two members with one name; which one a caller meant is anyone's guess.
-    if serde_json::from_slice::<UniqueMembers>(bytes).is_err() {
+    if !has_unique_members(bytes) {
         return Err(Error::InvalidBody("a member appears more than once"));
     }
     let mut expires_in_seconds = None;
@@ -122,7 +122,12 @@ fn parse_body(request: &Request, function: Function) -> Result<Option<u32>, Erro
     Ok(expires_in_seconds)
 }
 
-/// A JSON object whose member names are all distinct (the values are skipped).
+/// Whether every JSON object in `bytes`, at any depth, names each member once. A `Value` keeps the last of two
+/// members with one name; which one a sender meant is anyone's guess (RFC 8259: names SHOULD be unique).
+pub fn has_unique_members(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<UniqueMembers>(bytes).is_ok()
+}
+
 struct UniqueMembers;
 
 impl<'de> serde::Deserialize<'de> for UniqueMembers {
@@ -132,7 +137,7 @@ impl<'de> serde::Deserialize<'de> for UniqueMembers {
             type Value = UniqueMembers;
 
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object without duplicate members")
+                f.write_str("JSON without repeated member names")
             }
 
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueMembers, A::Error> {
@@ -141,12 +146,41 @@ impl<'de> serde::Deserialize<'de> for UniqueMembers {
                     if !names.insert(name) {
                         return Err(serde::de::Error::custom("duplicate member"));
                     }
-                    map.next_value::<serde::de::IgnoredAny>()?;
+                    map.next_value::<UniqueMembers>()?;
                 }
                 Ok(UniqueMembers)
             }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueMembers, A::Error> {
+                while seq.next_element::<UniqueMembers>()?.is_some() {}
+                Ok(UniqueMembers)
+            }
+
+            fn visit_bool<E>(self, _: bool) -> Result<UniqueMembers, E> {
+                Ok(UniqueMembers)
+            }
+
+            fn visit_i64<E>(self, _: i64) -> Result<UniqueMembers, E> {
+                Ok(UniqueMembers)
+            }
+
+            fn visit_u64<E>(self, _: u64) -> Result<UniqueMembers, E> {
+                Ok(UniqueMembers)
+            }
+
+            fn visit_f64<E>(self, _: f64) -> Result<UniqueMembers, E> {
+                Ok(UniqueMembers)
+            }
+
+            fn visit_str<E>(self, _: &str) -> Result<UniqueMembers, E> {
+                Ok(UniqueMembers)
+            }
+
+            fn visit_unit<E>(self) -> Result<UniqueMembers, E> {
+                Ok(UniqueMembers)
+            }
         }
-        deserializer.deserialize_map(Visitor)
+        deserializer.deserialize_any(Visitor)
     }
 }
 
@@ -182,8 +216,11 @@ mod tests {
         assert_eq!(expiry(duplicate), Err(Error::InvalidBody("a member appears more than once")));
         let resume = parse_request(&request(r#"{"a": 1, "a": 1}"#), Function::ResumeSession, AuthMode::Jwt, "sub");
         assert!(matches!(resume, Err(Error::InvalidBody(_))));
-        // Same names deeper down are another object's business (and rejected as unknown members anyway).
         assert_eq!(expiry(r#"{"expires_in_seconds": 600}"#), Ok(Some(600)));
+        // At any depth (the fuzz oracle uses the same check on Persona's documents).
+        assert!(has_unique_members(br#"{"a": [{"b": 1, "c": {"b": 2}}], "b": null}"#));
+        assert!(!has_unique_members(br#"{"a": [{"b": 1, "b": 2}]}"#));
+        assert!(!has_unique_members(br#"{"a": {"data": {"id": "x", "id": "y"}}}"#));
     }
 
     #[test]

@@ -132,22 +132,9 @@ fn run_server(options: &Options) -> Result<(), String> {
         println!("listening on http://127.0.0.1:{}", options.port);
         tokio::select! {
             served = serve(listener, router) => served.map_err(|e| format!("gateway stopped: {e}")),
-            _ = shutdown_signal() => Ok(()),
+            _ = integration_tests::process::shutdown_signal() => Ok(()),
         }
     })
-}
-
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async {
-            match term.as_mut() {
-                Some(t) => { t.recv().await; }
-                None => std::future::pending::<()>().await,
-            }
-        } => {}
-    }
 }
 
 fn main() -> ExitCode {
