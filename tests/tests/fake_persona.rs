@@ -715,18 +715,7 @@ async fn control_api_drives_the_fake_over_http() {
     let fake = FakePersona::start(FakeConfig::default());
     let http = reqwest::Client::new();
     let base = fake.base_url();
-    let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
-        let mut req = http.request(method, format!("{base}/_control{path}"));
-        if let Some(body) = body {
-            req = req.body(body.to_string());
-        }
-        async move {
-            let resp = req.send().await.expect("answered");
-            let status = resp.status().as_u16();
-            let body: Value = serde_json::from_str(&resp.text().await.expect("body")).expect("json");
-            (status, body)
-        }
-    };
+    let call = |method: reqwest::Method, path: &str, body: Option<Value>| control(&http, &base, method, path, body);
     use reqwest::Method;
 
     let (s, seeded) = call(Method::POST, "/reset", Some(json!({"seed_demo": true}))).await;
@@ -1244,18 +1233,7 @@ async fn control_api_seeds_accounts_and_reports_personal_data_and_stored_keys() 
     let fake = FakePersona::start(FakeConfig::default());
     let http = reqwest::Client::new();
     let base = fake.base_url();
-    let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
-        let mut req = http.request(method, format!("{base}/_control{path}"));
-        if let Some(body) = body {
-            req = req.body(body.to_string());
-        }
-        async move {
-            let resp = req.send().await.expect("answered");
-            let status = resp.status().as_u16();
-            let body: Value = serde_json::from_str(&resp.text().await.expect("body")).expect("json");
-            (status, body)
-        }
-    };
+    let call = |method: reqwest::Method, path: &str, body: Option<Value>| control(&http, &base, method, path, body);
     use reqwest::Method;
     let (s, account) =
         call(Method::POST, "/accounts", Some(json!({"id": "act_Control1", "reference_id": "ctl-user"}))).await;
@@ -1287,4 +1265,24 @@ async fn control_api_seeds_accounts_and_reports_personal_data_and_stored_keys() 
     assert_eq!(inquiry["account_id"], "act_Control1", "joins the account with that reference id");
     assert_eq!(inquiry["reference_id"], Value::Null);
     fake.assert_no_violations();
+}
+
+/// One call of the fake's control API: its status and JSON body.
+fn control(
+    http: &reqwest::Client,
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> impl std::future::Future<Output = (u16, Value)> {
+    let mut req = http.request(method, format!("{base}/_control{path}"));
+    if let Some(body) = body {
+        req = req.body(body.to_string());
+    }
+    async move {
+        let resp = req.send().await.expect("answered");
+        let status = resp.status().as_u16();
+        let body: Value = serde_json::from_str(&resp.text().await.expect("body")).expect("json");
+        (status, body)
+    }
 }
