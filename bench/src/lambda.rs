@@ -3,7 +3,10 @@
 //! share for its invocations, as Lambda does: a cgroup v1 `cpu` controller with `cpu.cfs_quota_us` =
 //! memory / 1769 MB of one CPU per 100 ms period (128 MB ≈ 7.2 ms). Each binary is measured with the pre-dial and
 //! without it (`PERSONA_RESUME_BENCH_NO_PREDIAL`, bench-only), per memory size: init, first invocation, warm p50
-//! and p99, and the ratio first / warm p50.
+//! and p99 (back to back), warm after 100 ms idle, and the ratios — and, because under a CFS quota an invocation
+//! runs at full speed until the period's quota is spent, the CPU time each invocation used (all the process's
+//! threads, from `/proc/<pid>/task/*/schedstat`), its minor page faults, how many invocations were throttled (the
+//! group's `cpu.stat`) and the function's own account of its time (its log line).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,24 +24,33 @@ pub const MEMORY_SIZES: [u32; 3] = [128, 256, 512];
 const PERIOD_US: u64 = 100_000;
 const CGROUP_ROOT: &str = "/sys/fs/cgroup/cpu";
 
+/// The CFS quota per 100 ms period of a `memory_mb` Lambda's CPU share (at least the kernel's 1 ms minimum).
+pub fn quota_us(memory_mb: u32) -> u64 {
+    (PERIOD_US * u64::from(memory_mb) / u64::from(FULL_VCPU_MB)).max(1000)
+}
+
 /// A cgroup v1 `cpu` group with a CFS quota; removed when dropped (after its processes are gone).
 pub struct CpuCap {
     dir: PathBuf,
 }
 
 impl CpuCap {
-    /// The CPU share of a `memory_mb` Lambda: quota = memory / 1769 of the period.
+    /// The CPU share of a `memory_mb` Lambda: quota = memory / 1769 of the period. A new group each time: a
+    /// group that an earlier process left throttled would throttle the next one's first invocation (Lambda
+    /// starts each environment with its own quota).
     pub fn for_memory(memory_mb: u32) -> Result<Self> {
-        let dir = PathBuf::from(CGROUP_ROOT).join(format!("persona-resume-bench-{}-{memory_mb}", std::process::id()));
+        static GROUPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = GROUPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir =
+            PathBuf::from(CGROUP_ROOT).join(format!("persona-resume-bench-{}-{memory_mb}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| {
             format!(
                 "cannot create {} ({e}): the Lambda-like mode needs root and cgroup v1's cpu controller",
                 dir.display()
             )
         })?;
-        let quota = PERIOD_US * u64::from(memory_mb) / u64::from(FULL_VCPU_MB);
         std::fs::write(dir.join("cpu.cfs_period_us"), PERIOD_US.to_string())?;
-        std::fs::write(dir.join("cpu.cfs_quota_us"), quota.max(1000).to_string())?;
+        std::fs::write(dir.join("cpu.cfs_quota_us"), quota_us(memory_mb).to_string())?;
         Ok(Self { dir })
     }
 
@@ -48,8 +60,13 @@ impl CpuCap {
             .map_err(|e| format!("cannot move {pid} into {}: {e}", self.dir.display()).into())
     }
 
-    pub fn quota_us(&self) -> u64 {
-        std::fs::read_to_string(self.dir.join("cpu.cfs_quota_us")).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+    /// Periods in which the group ran out of quota so far (`nr_throttled` of `cpu.stat`).
+    pub fn throttled_periods(&self) -> u64 {
+        let stat = std::fs::read_to_string(self.dir.join("cpu.stat")).unwrap_or_default();
+        stat.lines()
+            .find_map(|line| line.strip_prefix("nr_throttled "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
     }
 }
 
@@ -72,38 +89,132 @@ pub struct Subject<'a> {
     pub event: &'a dyn Fn() -> Result<Value>,
 }
 
+/// Pause before each "after idle" invocation: requests that arrive apart, as most do on a real function.
+pub const IDLE_GAP: Duration = Duration::from_millis(100);
+
+/// What a set of invocations cost, one entry per invocation.
 #[derive(Default)]
-pub struct Figures {
-    pub init: Vec<Duration>,
-    pub first: Vec<Duration>,
-    pub warm: Vec<Duration>,
+pub struct Series {
+    pub latency: Vec<Duration>,
+    /// CPU time of the process (all threads) during the invocation.
+    pub cpu: Vec<Duration>,
+    /// Minor page faults of the process during the invocation (first touches of code and heap).
+    pub faults: Vec<u64>,
+    /// The function's own account (its log line): `duration_ms`, and of it `upstream_ms` (waiting for Persona).
+    pub reported: Vec<(f64, f64)>,
+    /// Invocations during which the group was throttled.
+    pub throttled: usize,
 }
 
-impl Figures {
-    pub fn ratio(&self) -> f64 {
-        median(&self.first).as_secs_f64() / median(&self.warm).as_secs_f64().max(1e-9)
+impl Series {
+    fn push(&mut self, invocation: Invocation) {
+        self.latency.push(invocation.latency);
+        self.cpu.push(invocation.cpu);
+        self.faults.push(invocation.faults);
+        self.throttled += usize::from(invocation.throttled);
     }
 }
 
-async fn invoke(process: &FunctionProcess, subject: &Subject<'_>) -> Result<Duration> {
-    let outcome = process.invoke((subject.event)()?, DEADLINE).await?;
+#[derive(Default)]
+pub struct Figures {
+    pub init: Vec<Duration>,
+    /// Each process's first invocation.
+    pub first: Series,
+    /// Back to back after the first (caches and branch predictors as hot as they get).
+    pub warm: Series,
+    /// Then each after [`IDLE_GAP`] of idleness.
+    pub idle: Series,
+}
+
+impl Figures {
+    /// First / warm p50: the issue's target.
+    pub fn ratio(&self) -> f64 {
+        median(&self.first.latency).as_secs_f64() / median(&self.warm.latency).as_secs_f64().max(1e-9)
+    }
+
+    /// First / warm-after-idle p50.
+    pub fn idle_ratio(&self) -> f64 {
+        median(&self.first.latency).as_secs_f64() / median(&self.idle.latency).as_secs_f64().max(1e-9)
+    }
+}
+
+/// CPU time used so far by all threads of `pid` (the first field of each thread's `schedstat`: ns on a CPU).
+/// A thread that exited is no longer counted; the functions' threads live as long as the process.
+fn cpu_time(pid: u32) -> Duration {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Duration::ZERO };
+    let nanos = tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next().and_then(|ns| ns.parse::<u64>().ok()))
+        .sum();
+    Duration::from_nanos(nanos)
+}
+
+/// Minor page faults of the whole process so far (field 10 of `/proc/<pid>/stat`; the comm field, in
+/// parentheses, may hold spaces, so fields are counted after its closing parenthesis).
+fn minor_faults(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_comm = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+    after_comm.split_whitespace().nth(7).and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+/// One invocation: its latency, the CPU and page faults it cost, and whether the group was throttled meanwhile.
+struct Invocation {
+    latency: Duration,
+    cpu: Duration,
+    faults: u64,
+    throttled: bool,
+}
+
+async fn invoke(process: &FunctionProcess, subject: &Subject<'_>, cap: &CpuCap) -> Result<Invocation> {
+    let event = (subject.event)()?;
+    let (cpu_before, faults_before, throttled_before) =
+        (cpu_time(process.pid()), minor_faults(process.pid()), cap.throttled_periods());
+    let outcome = process.invoke(event, DEADLINE).await?;
+    let cpu = cpu_time(process.pid()).saturating_sub(cpu_before);
+    let faults = minor_faults(process.pid()).saturating_sub(faults_before);
+    let throttled = cap.throttled_periods() > throttled_before;
     let http = outcome.http()?;
     if http.status != 200 {
         return Err(format!("{}: expected 200, got {}: {}", subject.name, http.status, http.text()).into());
     }
-    Ok(outcome.latency)
+    Ok(Invocation { latency: outcome.latency, cpu, faults, throttled })
 }
 
-/// `rounds` fresh processes: each initialised uncapped, then capped, invoked once (first) and `warm` more times.
-pub async fn measure(subject: &Subject<'_>, cap: &CpuCap, rounds: usize, warm: usize) -> Result<Figures> {
+/// `rounds` fresh processes: each initialised uncapped, then capped in a group of its own, invoked once (first),
+/// `warm` more times back to back, then `idle` more times each after [`IDLE_GAP`].
+pub async fn measure(
+    subject: &Subject<'_>,
+    memory_mb: u32,
+    rounds: usize,
+    warm: usize,
+    idle: usize,
+) -> Result<Figures> {
     let mut figures = Figures::default();
     for _ in 0..rounds {
+        let cap = &CpuCap::for_memory(memory_mb)?;
         let process = FunctionProcess::spawn_with(subject.options.clone()).await?;
         figures.init.push(process.cold_start().await?);
         cap.add(process.pid())?;
-        figures.first.push(invoke(&process, subject).await?);
+        figures.first.push(invoke(&process, subject, cap).await?);
         for _ in 0..warm {
-            figures.warm.push(invoke(&process, subject).await?);
+            figures.warm.push(invoke(&process, subject, cap).await?);
+        }
+        for _ in 0..idle {
+            tokio::time::sleep(IDLE_GAP).await;
+            figures.idle.push(invoke(&process, subject, cap).await?);
+        }
+        // The function's log lines, in invocation order.
+        let reported = process
+            .json_logs()
+            .into_iter()
+            .filter(|line| line["message"] == "invocation")
+            .map(|line| (line["duration_ms"].as_f64().unwrap_or(0.0), line["upstream_ms"].as_f64().unwrap_or(0.0)))
+            .collect::<Vec<_>>();
+        if reported.len() == 1 + warm + idle {
+            figures.first.reported.push(reported[0]);
+            figures.warm.reported.extend_from_slice(&reported[1..=warm]);
+            figures.idle.reported.extend_from_slice(&reported[1 + warm..]);
         }
         process.kill().await;
     }
@@ -118,49 +229,87 @@ pub struct Row {
     pub figures: Figures,
 }
 
+fn median_f64(values: impl Iterator<Item = f64>) -> f64 {
+    let mut sorted: Vec<f64> = values.collect();
+    sorted.sort_unstable_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn median_count(values: &[u64]) -> u64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    sorted.get(sorted.len() / 2).copied().unwrap_or(0)
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
 
-/// Markdown: one row per memory size × binary × pre-dial, with PASS/FAIL of first ≤ 1.2 × warm p50 at 128 MB.
-pub fn render(rows: &[Row], rounds: usize, warm: usize, load_before: &str, load_after: &str) -> String {
+/// Markdown: per memory size × binary × pre-dial, the latencies (with PASS/FAIL of first ≤ 1.2 × warm p50 at
+/// 128 MB, pre-dial on), then what the invocations cost.
+pub fn render(rows: &[Row], rounds: usize, warm: usize, idle: usize, load_before: &str, load_after: &str) -> String {
     let mut out = String::new();
     out.push_str("## Lambda-like mode: Persona over TLS, CPU capped after init (issue #14)\n\n");
     out.push_str(&format!(
-        "Each process initialised at full CPU, then moved into a cgroup v1 `cpu` group with `cpu.cfs_quota_us` = \
-         memory / {FULL_VCPU_MB} MB × 100 ms; {rounds} fresh processes per row, each invoked once (first) and \
-         {warm} more times (warm). Load average before: {load_before}; after: {load_after}.\n\n"
+        "Each process initialised at full CPU, then moved into a cgroup v1 `cpu` group of its own with \
+         `cpu.cfs_quota_us` = memory / {FULL_VCPU_MB} MB × 100 ms; {rounds} fresh processes per row, each invoked \
+         once (first), {warm} more times back to back (warm), then {idle} more times each after {} ms idle \
+         (idle). Load average before: {load_before}; after: {load_after}.\n\n",
+        IDLE_GAP.as_millis()
     ));
-    out.push_str("| memory (quota/100 ms) | binary | pre-dial | init p50 | first p50 (min–max) | warm p50 | warm p99 | first / warm p50 | target |\n");
-    out.push_str("|---|---|---|---|---|---|---|---|---|\n");
+    out.push_str(
+        "| memory (quota/100 ms) | binary | pre-dial | init p50 | first p50 (min–max) | warm p50 | warm p99 | \
+         first / warm p50 | target | idle p50 | first / idle p50 |\n",
+    );
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
     for row in rows {
         let f = &row.figures;
+        let first = &f.first.latency;
         let (min, max) =
-            (f.first.iter().min().copied().unwrap_or_default(), f.first.iter().max().copied().unwrap_or_default());
-        let target = match (row.memory_mb, row.predial) {
-            (128, true) => {
-                if f.ratio() <= 1.2 {
-                    "PASS ≤ 1.2"
-                } else {
-                    "FAIL > 1.2"
-                }
-            }
+            (first.iter().min().copied().unwrap_or_default(), first.iter().max().copied().unwrap_or_default());
+        let target = match (row.memory_mb, row.predial, f.ratio() <= 1.2) {
+            (128, true, true) => "PASS ≤ 1.2",
+            (128, true, false) => "FAIL > 1.2",
             _ => "",
         };
         out.push_str(&format!(
-            "| {} MB ({:.1} ms) | {} | {} | {} ms | {} ({}–{}) ms | {} ms | {} ms | {:.2} | {} |\n",
+            "| {} MB ({:.1} ms) | {} | {} | {} ms | {} ({}–{}) ms | {} ms | {} ms | {:.2} | {} | {} ms | {:.2} |\n",
             row.memory_mb,
             row.quota_us as f64 / 1000.0,
             row.name,
             if row.predial { "on" } else { "off" },
             ms(median(&f.init)),
-            ms(median(&f.first)),
+            ms(median(first)),
             ms(min),
             ms(max),
-            ms(median(&f.warm)),
-            ms(percentile(&f.warm, 99.0)),
+            ms(median(&f.warm.latency)),
+            ms(percentile(&f.warm.latency, 99.0)),
             f.ratio(),
             target,
+            ms(median(&f.idle.latency)),
+            f.idle_ratio(),
+        ));
+    }
+    out.push_str(
+        "\nWhat the invocations cost, first / warm / idle (p50): CPU time of the process (all threads), minor page \
+         faults, invocations throttled by the quota, and the function's own account of its duration and of the time \
+         it waited for Persona (its log line).\n\n",
+    );
+    out.push_str("| memory | binary | pre-dial | CPU | minor faults | throttled | duration in the function | of it waiting for Persona |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|\n");
+    for row in rows {
+        let series = [&row.figures.first, &row.figures.warm, &row.figures.idle];
+        let join = |cell: &dyn Fn(&Series) -> String| series.iter().map(|s| cell(s)).collect::<Vec<_>>().join(" / ");
+        out.push_str(&format!(
+            "| {} MB | {} | {} | {} ms | {} | {} | {} ms | {} ms |\n",
+            row.memory_mb,
+            row.name,
+            if row.predial { "on" } else { "off" },
+            join(&|s| ms(median(&s.cpu))),
+            join(&|s| median_count(&s.faults).to_string()),
+            join(&|s| format!("{}/{}", s.throttled, s.latency.len())),
+            join(&|s| format!("{:.2}", median_f64(s.reported.iter().map(|r| r.0)))),
+            join(&|s| format!("{:.2}", median_f64(s.reported.iter().map(|r| r.1)))),
         ));
     }
     out

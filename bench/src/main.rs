@@ -18,8 +18,9 @@
 //! Then the Lambda-like mode (`lambda.rs`): Persona over TLS, each process capped at a memory size's CPU share
 //! after its init, with and without the pre-dial, into `bench/results-lambda.md` (`--lambda-out PATH`).
 //! `--mode existing|lambda|all` (default all), `--lambda-rounds N` (fresh processes per row, default 5),
-//! `--lambda-warm N` (warm invocations per process, default 40). The Lambda-like mode needs root and cgroup v1's
-//! `cpu` controller (`/sys/fs/cgroup/cpu`).
+//! `--lambda-warm N` (back-to-back warm invocations per process, default 40), `--lambda-idle N` (then invocations
+//! each after 100 ms idle, default 5), `--lambda-memory MB,MB` (default 128,256,512).
+//! The Lambda-like mode needs root and cgroup v1's `cpu` controller (`/sys/fs/cgroup/cpu`).
 
 mod build;
 mod calls;
@@ -51,6 +52,8 @@ struct Args {
     lambda: bool,
     lambda_rounds: usize,
     lambda_warm: usize,
+    lambda_idle: usize,
+    lambda_memory: Vec<u32>,
     lambda_out: PathBuf,
 }
 
@@ -65,6 +68,8 @@ fn args() -> Result<Args> {
         lambda: true,
         lambda_rounds: 5,
         lambda_warm: 40,
+        lambda_idle: 5,
+        lambda_memory: lambda::MEMORY_SIZES.to_vec(),
         lambda_out: workspace_root().join("bench/results-lambda.md"),
     };
     let mut it = std::env::args().skip(1);
@@ -87,11 +92,19 @@ fn args() -> Result<Args> {
             }
             "--lambda-rounds" => args.lambda_rounds = value("--lambda-rounds")?.parse::<usize>()?.max(1),
             "--lambda-warm" => args.lambda_warm = value("--lambda-warm")?.parse::<usize>()?.max(1),
+            "--lambda-idle" => args.lambda_idle = value("--lambda-idle")?.parse::<usize>()?.max(1),
+            "--lambda-memory" => {
+                args.lambda_memory = value("--lambda-memory")?
+                    .split(',')
+                    .map(|mb| mb.trim().parse::<u32>().map_err(|e| format!("--lambda-memory {mb:?}: {e}")))
+                    .collect::<std::result::Result<_, _>>()?;
+            }
             "--lambda-out" => args.lambda_out = PathBuf::from(value("--lambda-out")?),
             "-h" | "--help" => {
                 println!(
                     "usage: bench [--no-build] [--cold N] [--warm N] [--out PATH] [--label TEXT] \
-                     [--mode all|existing|lambda] [--lambda-rounds N] [--lambda-warm N] [--lambda-out PATH]"
+                     [--mode all|existing|lambda] [--lambda-rounds N] [--lambda-warm N] [--lambda-idle N] [--lambda-memory MB,MB] \
+                     [--lambda-out PATH]"
                 );
                 std::process::exit(0);
             }
@@ -226,8 +239,7 @@ async fn lambda_like(
     let front = lambda::tls_front(fake)?;
     let base_url = front.url_for(&fake.base_url())?;
     let mut rows = Vec::new();
-    for memory_mb in lambda::MEMORY_SIZES {
-        let cap = lambda::CpuCap::for_memory(memory_mb)?;
+    for &memory_mb in &args.lambda_memory {
         for (name, function) in
             [(build::FUNCTIONS[0], Function::IssueLink), (build::FUNCTIONS[1], Function::ResumeSession)]
         {
@@ -246,12 +258,21 @@ async fn lambda_like(
                 }
                 let subject = lambda::Subject { name: name.to_owned(), options, event: &event };
                 eprintln!("bench: lambda-like {memory_mb} MB, {name}, pre-dial {}", if predial { "on" } else { "off" });
-                let figures = lambda::measure(&subject, &cap, args.lambda_rounds, args.lambda_warm).await?;
-                rows.push(lambda::Row { memory_mb, quota_us: cap.quota_us(), name: name.to_owned(), predial, figures });
+                let figures =
+                    lambda::measure(&subject, memory_mb, args.lambda_rounds, args.lambda_warm, args.lambda_idle)
+                        .await?;
+                rows.push(lambda::Row {
+                    memory_mb,
+                    quota_us: lambda::quota_us(memory_mb),
+                    name: name.to_owned(),
+                    predial,
+                    figures,
+                });
             }
         }
     }
-    let text = lambda::render(&rows, args.lambda_rounds, args.lambda_warm, &load_before, &report::loadavg());
+    let text =
+        lambda::render(&rows, args.lambda_rounds, args.lambda_warm, args.lambda_idle, &load_before, &report::loadavg());
     println!("{text}");
     std::fs::write(&args.lambda_out, &text)?;
     eprintln!("bench: written to {}", args.lambda_out.display());

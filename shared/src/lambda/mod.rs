@@ -23,7 +23,7 @@ pub async fn serve(function: Function) -> Result<(), lambda_http::Error> {
             return Err(error.into());
         }
     };
-    warm_up::warm_up(&state, function);
+    warm_up::warm_up(&state, function).await;
     let mut adapter =
         lambda_http::Adapter::from(lambda_http::service_fn(|request| handler::handle(&state, function, request)));
     lambda_http::lambda_runtime::run(lambda_http::service_fn(

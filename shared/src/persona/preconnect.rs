@@ -68,8 +68,19 @@ pub enum DialOutcome {
     Failed,
     /// The budget ran out: the dial was abandoned.
     TimedOut,
-    /// Switched off for the benchmark.
+    /// Not done: switched off for the benchmark, or state built without it (tests).
     Off,
+}
+
+impl DialOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Kept => "kept",
+            Self::Failed => "failed",
+            Self::TimedOut => "timed_out",
+            Self::Off => "off",
+        }
+    }
 }
 
 impl Default for PreDial {
