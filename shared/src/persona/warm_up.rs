@@ -7,7 +7,9 @@
 //! nothing is sent to Persona (no log entry there, no rate-limit budget). It runs through the same
 //! `reqwest::Client` as the real calls, before the pre-dial ([`super::preconnect`]): that layer hands its kept
 //! connection to the *next* connect, whatever its host, so nothing may connect between the dial and the first call.
-//! Best effort, bounded by its own budget: a failure only means the first call warms the code itself.
+//! Best effort, bounded by its own budget: a failure only means the first call warms the code itself (a call
+//! that fails logs as any call would, with `lambda_request_id` "warm-up"). The real API key is never used here:
+//! the secret is still being read, and the loopback client gets a placeholder key store of its own.
 
 use std::time::{Duration, Instant};
 
