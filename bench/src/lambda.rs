@@ -139,7 +139,8 @@ impl Figures {
 }
 
 /// CPU time used so far by all threads of `pid` (the first field of each thread's `schedstat`: ns on a CPU).
-/// A thread that exited is no longer counted; the functions' threads live as long as the process.
+/// A thread that exits takes its time with it: tokio's blocking-pool thread (the client build at init) exits after
+/// 10 s idle, later than a process of this mode lives (about a second after init).
 fn cpu_time(pid: u32) -> Duration {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Duration::ZERO };
     let nanos = tasks
@@ -204,13 +205,20 @@ pub async fn measure(
             tokio::time::sleep(IDLE_GAP).await;
             figures.idle.push(invoke(&process, subject, cap).await?);
         }
-        // The function's log lines, in invocation order.
-        let reported = process
-            .json_logs()
-            .into_iter()
-            .filter(|line| line["message"] == "invocation")
-            .map(|line| (line["duration_ms"].as_f64().unwrap_or(0.0), line["upstream_ms"].as_f64().unwrap_or(0.0)))
-            .collect::<Vec<_>>();
+        // The function's log lines, in invocation order (the last may still be on its way through the pipe).
+        let mut reported = Vec::new();
+        for _ in 0..100 {
+            reported = process
+                .json_logs()
+                .into_iter()
+                .filter(|line| line["message"] == "invocation")
+                .map(|line| (line["duration_ms"].as_f64().unwrap_or(0.0), line["upstream_ms"].as_f64().unwrap_or(0.0)))
+                .collect::<Vec<_>>();
+            if reported.len() >= 1 + warm + idle {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         if reported.len() == 1 + warm + idle {
             figures.first.reported.push(reported[0]);
             figures.warm.reported.extend_from_slice(&reported[1..=warm]);
@@ -229,16 +237,13 @@ pub struct Row {
     pub figures: Figures,
 }
 
-fn median_f64(values: impl Iterator<Item = f64>) -> f64 {
-    let mut sorted: Vec<f64> = values.collect();
-    sorted.sort_unstable_by(f64::total_cmp);
-    sorted.get(sorted.len() / 2).copied().unwrap_or(0.0)
-}
-
-fn median_count(values: &[u64]) -> u64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_unstable();
-    sorted.get(sorted.len() / 2).copied().unwrap_or(0)
+/// The median of one of the function's own figures, or "n/a" when its log lines were not all read.
+fn reported(series: &Series, figure: fn(&(f64, f64)) -> f64) -> String {
+    let values: Vec<f64> = series.reported.iter().map(figure).collect();
+    if values.is_empty() {
+        return "n/a".into();
+    }
+    format!("{:.2}", median(&values))
 }
 
 fn ms(d: Duration) -> String {
@@ -292,7 +297,7 @@ pub fn render(rows: &[Row], rounds: usize, warm: usize, idle: usize, load_before
     }
     out.push_str(
         "\nWhat the invocations cost, first / warm / idle (p50): CPU time of the process (all threads), minor page \
-         faults, invocations throttled by the quota, and the function's own account of its duration and of the time \
+         faults, invocations during which the group was throttled, and the function's own account of its duration and of the time \
          it waited for Persona (its log line).\n\n",
     );
     out.push_str("| memory | binary | pre-dial | CPU | minor faults | throttled | duration in the function | of it waiting for Persona |\n");
@@ -306,10 +311,10 @@ pub fn render(rows: &[Row], rounds: usize, warm: usize, idle: usize, load_before
             row.name,
             if row.predial { "on" } else { "off" },
             join(&|s| ms(median(&s.cpu))),
-            join(&|s| median_count(&s.faults).to_string()),
+            join(&|s| median(&s.faults).to_string()),
             join(&|s| format!("{}/{}", s.throttled, s.latency.len())),
-            join(&|s| format!("{:.2}", median_f64(s.reported.iter().map(|r| r.0)))),
-            join(&|s| format!("{:.2}", median_f64(s.reported.iter().map(|r| r.1)))),
+            join(&|s| reported(s, |r| r.0)),
+            join(&|s| reported(s, |r| r.1)),
         ));
     }
     out

@@ -104,17 +104,18 @@ pub async fn warm(
     Ok(())
 }
 
-/// Nearest-rank percentile (`p` in 0..=100) of unsorted durations.
-pub fn percentile(values: &[Duration], p: f64) -> Duration {
+/// Nearest-rank percentile (`p` in 0..=100) of unsorted values (durations, counts, milliseconds); the default
+/// (zero) when there are none.
+pub fn percentile<T: Copy + PartialOrd + Default>(values: &[T], p: f64) -> T {
     if values.is_empty() {
-        return Duration::ZERO;
+        return T::default();
     }
     let mut sorted = values.to_vec();
-    sorted.sort_unstable();
+    sorted.sort_unstable_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-pub fn median(values: &[Duration]) -> Duration {
+pub fn median<T: Copy + PartialOrd + Default>(values: &[T]) -> T {
     percentile(values, 50.0)
 }

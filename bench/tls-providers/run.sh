@@ -3,10 +3,11 @@
 # share of 128 MB / 256 MB Lambdas (a cgroup v1 CFS quota, as the benchmark's Lambda-like mode), against an ECDSA
 # P-256 and an RSA 2048 server certificate (throwaway CA, trusted through SSL_CERT_FILE as in the functions), and
 # the size of each build. Prints a Markdown table (bench/optimisations.md, "TLS provider").
-#   bench/tls-providers/run.sh [ROUNDS]        # default 200 requests per measurement
+#   bench/tls-providers/run.sh [ROUNDS]        # default 300 requests per measurement
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-rounds="${1:-200}"
+rounds="${1:-300}"
+command -v openssl >/dev/null || { echo "tls-providers: openssl is needed for the throwaway CA (apt-get install openssl)" >&2; exit 1; }
 repo_root="$(dirname "$(dirname "${here}")")"
 target="${CARGO_TARGET_DIR:-${repo_root}/target}/tls-providers"
 work="$(mktemp -d)"
@@ -37,16 +38,18 @@ for kind in ecdsa rsa; do
         -extfile <(printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE') -out "${work}/${kind}.pem" 2>/dev/null
 done
 
-# A cgroup per CPU share; the client process moves itself in before it runs.
+# A fresh cgroup per run (a group an earlier run left throttled would throttle the next); the client process moves
+# itself in before it runs.
 capped() {
-    local memory_mb="$1"; shift
+    local memory_mb="$1" run="$2"; shift 2
     if [[ "${memory_mb}" == full ]]; then "$@"; return; fi
-    local group="/sys/fs/cgroup/cpu/persona-resume-tls-$$-${memory_mb}"
+    local group="/sys/fs/cgroup/cpu/persona-resume-tls-$$-${memory_mb}-${run}"
     mkdir -p "${group}" "${work}/cgroups" && touch "${work}/cgroups/$(basename "${group}")"
     echo 100000 >"${group}/cpu.cfs_period_us"
     echo $((100000 * memory_mb / 1769)) >"${group}/cpu.cfs_quota_us"
     sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' sh "${group}" "$@"
 }
+runs=0
 shares=(full)
 if [[ -w /sys/fs/cgroup/cpu ]]; then shares+=(128 256); else echo "tls-providers: no writable cgroup v1 cpu controller: full CPU only" >&2; fi
 
@@ -56,11 +59,13 @@ for kind in ecdsa rsa; do
     "${work}/aws-lc-rs" serve "${work}/${kind}.pem" "${work}/${kind}.key" >"${work}/port" 2>"${work}/server-${kind}.log" &
     server_pid=$!
     for _ in $(seq 1 100); do [[ -s "${work}/port" ]] && break; sleep 0.05; done
+    [[ -s "${work}/port" ]] || { cat "${work}/server-${kind}.log" >&2; echo "tls-providers: the server did not start" >&2; exit 1; }
     url="https://localhost:$(cat "${work}/port")/"
     for provider in aws-lc-rs ring; do
         size="$(stat -c %s "${work}/${provider}")"
         for share in "${shares[@]}"; do
-            line="$(SSL_CERT_FILE="${work}/ca.pem" capped "${share}" "${work}/${provider}" connect "${url}" "${rounds}")"
+            runs=$((runs + 1))
+            line="$(SSL_CERT_FILE="${work}/ca.pem" capped "${share}" "${runs}" "${work}/${provider}" connect "${url}" "${rounds}")"
             field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" ${line}"; }
             label="${share}"; [[ "${share}" == full ]] || label="${share} MB"
             echo "| ${provider} | ${kind} | ${label} | $(field handshake_cpu_ms) ms | $(field fresh_cpu_ms) / $(field fresh_wall_ms) ms | $(field kept_cpu_ms) / $(field kept_wall_ms) ms | $(awk -v b="${size}" 'BEGIN { printf "%.2f MB", b / 1e6 }') |"

@@ -42,7 +42,7 @@ fn main() -> Result<()> {
     let _ = provider().install_default();
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["serve", cert, key] => serve(cert, key),
-        ["connect", url, rounds] => connect(url, rounds.parse()?),
+        ["connect", url, rounds] => connect(url, rounds.parse::<u32>()?.max(1)),
         _ => Err("usage: tls-providers serve CERT.pem KEY.pem | connect URL ROUNDS".into()),
     }
 }
@@ -125,7 +125,7 @@ async fn requests(client: &reqwest::Client, url: &str, rounds: u32) -> Result<(D
         }
         response.bytes().await?;
     }
-    Ok(((cpu_time() - cpu) / rounds, wall.elapsed() / rounds))
+    Ok((cpu_time().saturating_sub(cpu) / rounds, wall.elapsed() / rounds))
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -94,8 +94,10 @@ pub async fn warm_up(state: &AppState, function: Function) {
     );
 }
 
-/// The same adapter `serve` runs, over a handler that answers from the sample instead of asking Persona, and the
-/// serialization the runtime then applies to the adapter's answer. The answer's JSON, if every step worked.
+/// `lambda_http`'s adapter as `serve` builds it, over a handler that answers from the sample instead of asking
+/// Persona, and the serialization the runtime then applies to the adapter's answer. (Another instantiation of the
+/// adapter's generic code; what the first real answer then finds warm is the code it shares — event conversion,
+/// body decoding with `encoding_rs`, response serialization.) The answer's JSON, if every step worked.
 async fn through_the_adapter(
     state: &AppState,
     function: Function,

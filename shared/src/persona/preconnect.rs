@@ -49,6 +49,8 @@ enum Slot {
     Pass,
     /// The next connect is the init-time dial: keep its connection.
     Catching,
+    /// The dial's connect is under way; other connects (none are expected) pass through.
+    Dialing,
     /// A connection for the next connect.
     Holding { conn: Box<dyn Any + Send>, since: Instant },
 }
@@ -114,7 +116,7 @@ impl PreDial {
             (_, Err(_elapsed)) => DialOutcome::TimedOut,
             (_, Ok(_)) => DialOutcome::Failed,
         };
-        if matches!(*slot, Slot::Catching) {
+        if matches!(*slot, Slot::Catching | Slot::Dialing) {
             *slot = Slot::Pass;
         }
         outcome
@@ -173,15 +175,21 @@ where
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        let taken = {
+        // Which connect is the dial's is decided when it starts, not when it finishes: a connect hyper started
+        // earlier (a pool race) and finishing during the dial is never kept.
+        let (taken, catch) = {
             let mut slot = lock(&self.slot);
             match std::mem::replace(&mut *slot, Slot::Pass) {
-                Slot::Holding { conn, since } => conn.downcast::<S::Response>().ok().map(|conn| (*conn, since)),
+                Slot::Holding { conn, since } => (conn.downcast::<S::Response>().ok().map(|conn| (*conn, since)), false),
                 Slot::Catching => {
-                    *slot = Slot::Catching;
-                    None
+                    *slot = Slot::Dialing;
+                    (None, true)
                 }
-                Slot::Pass => None,
+                Slot::Dialing => {
+                    *slot = Slot::Dialing;
+                    (None, false)
+                }
+                Slot::Pass => (None, false),
             }
         };
         if let Some((mut conn, since)) = taken {
@@ -195,7 +203,7 @@ where
         Box::pin(async move {
             let conn = connect.await?;
             let mut slot = lock(&slot);
-            if matches!(*slot, Slot::Catching) {
+            if catch && matches!(*slot, Slot::Dialing) {
                 *slot = Slot::Holding { conn: Box::new(conn), since: Instant::now() };
                 return Err(Kept.into());
             }
@@ -319,5 +327,62 @@ mod tests {
         let http = client(&predial);
         assert_eq!(http.get(url).send().await.unwrap().status(), 204);
         assert_eq!(*counts.lock().unwrap(), (1, 1));
+    }
+
+    /// A connection that is always open and idle.
+    #[derive(Debug)]
+    struct IdleConn(u32);
+
+    impl hyper::rt::Read for IdleConn {
+        fn poll_read(self: Pin<&mut Self>, _: &mut Context<'_>, _: hyper::rt::ReadBufCursor<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Pending
+        }
+    }
+
+    /// A connector whose connect `n` finishes when the test sends on its channel.
+    struct Gated(Vec<Option<tokio::sync::oneshot::Receiver<()>>>);
+
+    type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+    impl tower_service::Service<usize> for Gated {
+        type Response = IdleConn;
+        type Error = BoxError;
+        type Future = BoxFuture<Result<IdleConn, BoxError>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, n: usize) -> Self::Future {
+            let gate = self.0[n].take();
+            Box::pin(async move {
+                if let Some(gate) = gate {
+                    let _ = gate.await;
+                }
+                Ok(IdleConn(n as u32))
+            })
+        }
+    }
+
+    /// A connect that started before the dial and finishes during it (hyper may race a pool checkout against a
+    /// connect) is passed through, not kept: only the connect that started while catching is the dial's.
+    #[tokio::test]
+    async fn only_the_connect_started_by_the_dial_is_kept() {
+        use tower_layer::Layer;
+        use tower_service::Service;
+        let predial = PreDial::new();
+        let (gates, receivers): (Vec<_>, Vec<_>) = (0..3).map(|_| tokio::sync::oneshot::channel()).unzip();
+        let mut connector = predial.layer().layer(Gated(receivers.into_iter().map(Some).collect()));
+        let earlier = tokio::spawn(connector.call(0));
+        *predial.lock() = Slot::Catching;
+        let dial = tokio::spawn(connector.call(1));
+        let mut gates = gates.into_iter();
+        gates.next().unwrap().send(()).unwrap();
+        assert_eq!(earlier.await.unwrap().unwrap().0, 0, "the earlier connect is its caller's");
+        assert!(!predial.is_holding());
+        gates.next().unwrap().send(()).unwrap();
+        assert!(dial.await.unwrap().unwrap_err().is::<Kept>(), "the dial's connect is kept");
+        assert!(predial.is_holding());
+        assert_eq!(connector.call(2).await.unwrap().0, 1, "the next connect gets the kept connection");
     }
 }
