@@ -13,7 +13,7 @@
 //! proxy in the environment (reqwest honours `HTTP_PROXY` / `ALL_PROXY`, also for 127.0.0.1 unless `NO_PROXY`
 //! names it) the warm-up is skipped, so that it never sends anything off the machine.
 
-use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -64,9 +64,11 @@ pub async fn warm_request_path(http: &reqwest::Client, persona_version: &str, bu
     if proxied(|name| std::env::var_os(name)) {
         return WarmedCalls(0);
     }
-    let warmed = Cell::new(0);
+    // Counted as the calls succeed, so a budget that runs out mid-way still reports what was done. (An atomic, not a
+    // `Cell`: init's future stays `Send`.)
+    let warmed = AtomicUsize::new(0);
     let _ = tokio::time::timeout(budget, calls(http, persona_version, budget, &warmed)).await;
-    WarmedCalls(warmed.get())
+    WarmedCalls(warmed.load(Ordering::Relaxed))
 }
 
 /// Whether reqwest would send an `http://127.0.0.1` request through a proxy taken from the environment (`lookup`).
@@ -84,7 +86,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-async fn calls(http: &reqwest::Client, persona_version: &str, budget: Duration, warmed: &Cell<usize>) {
+async fn calls(http: &reqwest::Client, persona_version: &str, budget: Duration, warmed: &AtomicUsize) {
     let Ok(listener) = TcpListener::bind("127.0.0.1:0").await else { return };
     let Ok(addr) = listener.local_addr() else { return };
     let Ok(base_url) = Url::parse(&format!("http://{addr}/api/v1/")) else { return };
@@ -103,7 +105,7 @@ async fn calls(http: &reqwest::Client, persona_version: &str, budget: Duration, 
     let Ok(client) = PersonaClient::with_http(http.clone(), &base_url, persona_version, keys, retry) else { return };
     let mut inv = Invocation::new("warm-up".into(), Instant::now() + budget);
     let key = |operation| KeySequence::per_invocation(operation, &id, "warm-up");
-    let count = |ok: bool| warmed.set(warmed.get() + usize::from(ok));
+    let count = |ok: bool| warmed.fetch_add(usize::from(ok), Ordering::Relaxed);
     count(client.get_inquiry(&mut inv, &id).await.is_ok());
     count(client.generate_one_time_link(&mut inv, &id, None, key(Operation::GenerateOneTimeLink)).await.is_ok());
     count(client.resume(&mut inv, &id, key(Operation::Resume)).await.is_ok());
@@ -244,6 +246,14 @@ mod tests {
             let lookup = |name: &str| variables.iter().find(|(n, _)| *n == name).map(|(_, v)| (*v).into());
             assert_eq!(proxied(lookup), expected, "{variables:?}");
         }
+    }
+
+    /// Init's future must stay `Send` (a caller may spawn it on a multi-threaded runtime).
+    #[test]
+    fn the_warm_up_future_is_send() {
+        fn send<T: Send>(_: &T) {}
+        let http = reqwest::Client::new();
+        send(&warm_request_path(&http, "2025-12-08", WARM_UP_BUDGET));
     }
 
     /// A budget too short to finish gives up quietly.
