@@ -1,10 +1,11 @@
 //! First-use costs paid during init instead of by the first caller (bench/optimisations.md, "first-use costs"):
 //! one pass of the request path's pure parts over built-in samples — event parsing, `lambda_http`'s request and
 //! response conversion (its text-body decoding runs `encoding_rs`, whose first use probes the CPU's features:
-//! ~70 µs of `cpuid` under a hypervisor, measured), the request rules, the Persona document models, the decision,
-//! both answer renderers, the EMF document and the JSON log line — so the first invocation doesn't page in and
-//! warm that code. Nothing here does I/O but one log line, and nothing is sent to Persona. (The Persona client's
-//! own path is warmed earlier, over loopback, while the secret is read: `persona/warm_up.rs`.)
+//! ~70 µs of `cpuid` under a hypervisor, measured), the request rules, the decision over the sample inquiry, both
+//! answer renderers, the EMF document and the JSON log line — so the first invocation doesn't page in and warm
+//! that code. Nothing here does I/O but one log line, and nothing is sent to Persona. The Persona client's own
+//! path, the answers' models included, is warmed earlier, over loopback, while the secret is read
+//! (`persona/warm_up.rs`).
 
 use std::hint::black_box;
 
@@ -20,8 +21,8 @@ use crate::lambda::problem::problem_response;
 use crate::lambda::request::parse_request;
 use crate::lambda::response::success_response;
 use crate::ops::metrics::InvocationMetrics;
-use crate::persona::model::{InquiryDocument, ResumeDocument};
-use crate::persona::warm_up::{sample_with_meta, SAMPLE_INQUIRY, SAMPLE_INQUIRY_ID};
+use crate::persona::model::InquiryDocument;
+use crate::persona::warm_up::{SAMPLE_INQUIRY, SAMPLE_INQUIRY_ID};
 
 /// An HTTP API event for `function` on the sample inquiry, with a JWT owner.
 fn sample_event(function: Function) -> serde_json::Value {
@@ -70,7 +71,6 @@ pub async fn warm_up(state: &AppState, function: Function) {
         ));
         black_box(document.account_reference_id());
     }
-    let _ = black_box(serde_json::from_str::<ResumeDocument>(&sample_with_meta(r#"{"session-token": "warm-up"}"#)));
 
     black_box(problem_response(&Failure::from(Refusal::NotFound)));
     let metrics = InvocationMetrics {
@@ -119,6 +119,8 @@ async fn through_the_adapter(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::persona::model::ResumeDocument;
+    use crate::persona::warm_up::sample_with_meta;
     use crate::ops::config::Config;
     use crate::ops::secrets::{ApiKey, KeyStore};
     use crate::persona::retry::RetryPolicy;
