@@ -182,8 +182,8 @@ async fn link_body_is_sent_only_with_an_expiry() {
 async fn create_and_expire() {
     let server = MockServer::start().await;
     let body = create_body();
-    let keys = KeySequence::recreate(&id("inq_old"), "itmplv_2", &body);
-    assert_eq!(keys.current(), format!("recreate:inq_old:itmplv_2:{}", body.fingerprint()));
+    let keys = KeySequence::recreate(&id("inq_old"), &body);
+    assert_eq!(keys.current(), format!("recreate:inq_old:{}", body.fingerprint()));
     Mock::given(method("POST"))
         .and(path("/inquiries"))
         .and(header("idempotency-key", keys.current().as_str()))
@@ -397,7 +397,7 @@ fn sent_keys(requests: &[Request]) -> Vec<String> {
 async fn stored_500s_from_an_incident_do_not_lock_the_user_out() {
     // An incident stored 500s under the first four keys of the sequence; Persona replays them for 24 h.
     let server = MockServer::start().await;
-    let base = &format!("recreate:inq_old:itmplv_2:{}", create_body().fingerprint());
+    let base = &format!("recreate:inq_old:{}", create_body().fingerprint());
     for key in [base.to_owned(), format!("{base}:2"), format!("{base}:3"), format!("{base}:4")] {
         Mock::given(method("POST"))
             .and(header("idempotency-key", key.as_str()))
@@ -420,7 +420,7 @@ async fn stored_500s_from_an_incident_do_not_lock_the_user_out() {
     let started = std::time::Instant::now();
     let created = state
         .persona
-        .create_inquiry(&mut inv, &create_body(), KeySequence::recreate(&id("inq_old"), "itmplv_2", &create_body()))
+        .create_inquiry(&mut inv, &create_body(), KeySequence::recreate(&id("inq_old"), &create_body()))
         .await
         .expect("the fifth key answers fresh");
     assert_eq!(created.data.id, "inq_new");
@@ -442,13 +442,28 @@ async fn a_walk_over_stored_500s_is_bounded_by_the_invocation_budget() {
     let mut inv = invocation(Duration::from_secs(5));
     let error = state
         .persona
-        .create_inquiry(&mut inv, &create_body(), KeySequence::recreate(&id("inq_old"), "itmplv_2", &create_body()))
+        .create_inquiry(&mut inv, &create_body(), KeySequence::recreate(&id("inq_old"), &create_body()))
         .await
         .unwrap_err();
     assert!(matches!(error, UpstreamError::Unavailable { .. }), "{error:?}");
     assert_eq!(inv.calls.len(), fast_retry().max_requests_per_invocation);
     let keys = sent_keys(&received(&server).await);
     assert_eq!(keys.iter().collect::<std::collections::HashSet<_>>().len(), keys.len(), "every request a new key");
+}
+
+#[tokio::test]
+async fn a_key_held_in_the_ledger_is_sent_alone_and_its_5xx_handed_back() {
+    // The create ledger holds attempt 3: only that key goes out, and Persona's stored 500 comes back to the
+    // service (which records it, so every later invocation sends key 4) instead of walking on here.
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(errors(500)).mount(&server).await;
+    let state = state(&server.uri(), &[]);
+    let mut inv = invocation(Duration::from_secs(5));
+    let keys = KeySequence::recreate(&id("inq_old"), &create_body()).held_at(3);
+    let error = state.persona.create_inquiry(&mut inv, &create_body(), keys).await.unwrap_err();
+    assert!(matches!(error, UpstreamError::Unavailable { .. }), "{error:?}");
+    let base = format!("recreate:inq_old:{}", create_body().fingerprint());
+    assert_eq!(sent_keys(&received(&server).await), [format!("{base}:3")]);
 }
 
 #[tokio::test]

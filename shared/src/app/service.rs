@@ -353,7 +353,7 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
                     },
                     None,
                 );
-                let keys = KeySequence::recreate(&outdated.id, latest_version, &body);
+                let keys = KeySequence::recreate(&outdated.id, &body);
                 let created = self.persona.create_inquiry(self.inv, &body, keys).await.about(&outdated.id)?;
                 (created.data.id, created.data.attributes.status, created.meta.session_token)
             }

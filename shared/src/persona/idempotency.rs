@@ -16,17 +16,36 @@ use crate::persona::operation::Operation;
 pub struct KeySequence {
     base: String,
     position: u32,
+    /// The create ledger holds this sequence's position (docs/design.md, "The guard"): the client sends only the
+    /// current key and hands a 5xx answer back, so the ledger records it before anyone sends the next key.
+    held_in_ledger: bool,
 }
 
 impl KeySequence {
     fn starting_at(base: String) -> Self {
-        Self { base, position: 1 }
+        Self { base, position: 1, held_in_ledger: false }
     }
 
-    /// Creating the successor of an outdated inquiry. The body fingerprint makes a changed configuration (say
-    /// `PERSONA_REDIRECT_URI`) start a fresh sequence instead of meeting an answer stored for another body.
-    pub fn recreate(outdated_inquiry_id: &InquiryId, latest_version_id: &str, body: &CreateInquiry) -> Self {
-        Self::starting_at(format!("recreate:{outdated_inquiry_id}:{latest_version_id}:{}", body.fingerprint()))
+    /// Creating the replacement of an outdated inquiry: keyed by that inquiry alone (the version is data), so it
+    /// gets one replacement whatever the template does meanwhile. The body fingerprint makes a changed
+    /// configuration (say `PERSONA_REDIRECT_URI`) start a fresh sequence instead of meeting an answer stored for
+    /// another body.
+    pub fn recreate(outdated_inquiry_id: &InquiryId, body: &CreateInquiry) -> Self {
+        Self::starting_at(format!("recreate:{outdated_inquiry_id}:{}", body.fingerprint()))
+    }
+
+    /// The same sequence at the attempt the create ledger holds: only that key is sent.
+    pub fn held_at(self, attempt: u32) -> Self {
+        Self { position: attempt.max(1), held_in_ledger: true, ..self }
+    }
+
+    /// The position in the sequence (1 for the first key).
+    pub fn attempt(&self) -> u32 {
+        self.position
+    }
+
+    pub fn is_held_in_ledger(&self) -> bool {
+        self.held_in_ledger
     }
 
     /// Creating a returning user's first inquiry (`/me`): the owner appears only as a fingerprint (short, and no
@@ -81,13 +100,20 @@ mod tests {
         );
         let fp = body.fingerprint();
         assert_eq!(fp.len(), 16);
-        let mut recreate = KeySequence::recreate(&id("inq_old"), "itmplv_2", &body);
-        assert_eq!(recreate.current(), format!("recreate:inq_old:itmplv_2:{fp}"));
-        assert_eq!(recreate.current(), format!("recreate:inq_old:itmplv_2:{fp}"), "a lost answer retries the same key");
+        let mut recreate = KeySequence::recreate(&id("inq_old"), &body);
+        assert_eq!(recreate.current(), format!("recreate:inq_old:{fp}"));
+        assert_eq!(recreate.current(), format!("recreate:inq_old:{fp}"), "a lost answer retries the same key");
         recreate.advance();
-        assert_eq!(recreate.current(), format!("recreate:inq_old:itmplv_2:{fp}:2"));
+        assert_eq!(recreate.current(), format!("recreate:inq_old:{fp}:2"));
         recreate.advance();
-        assert_eq!(recreate.current(), format!("recreate:inq_old:itmplv_2:{fp}:3"));
+        assert_eq!(recreate.current(), format!("recreate:inq_old:{fp}:3"));
+        assert_eq!(recreate.attempt(), 3);
+        assert!(!recreate.is_held_in_ledger());
+
+        let held = KeySequence::recreate(&id("inq_old"), &body).held_at(4);
+        assert_eq!(held.current(), format!("recreate:inq_old:{fp}:4"), "the ledger's attempt, same key as a walk's");
+        assert!(held.is_held_in_ledger());
+        assert_eq!(KeySequence::recreate(&id("inq_old"), &body).held_at(1).current(), format!("recreate:inq_old:{fp}"));
 
         let owner = Owner::new("a b/é@example.com").unwrap();
         let create = KeySequence::create("itmpl_1", &owner, &body).current();
@@ -114,10 +140,10 @@ mod tests {
                 None,
             )
         };
-        let first = KeySequence::recreate(&id("inq_old"), "itmplv_2", &body(None));
-        let second = KeySequence::recreate(&id("inq_old"), "itmplv_2", &body(None));
+        let first = KeySequence::recreate(&id("inq_old"), &body(None));
+        let second = KeySequence::recreate(&id("inq_old"), &body(None));
         assert_eq!(first, second);
-        let reconfigured = KeySequence::recreate(&id("inq_old"), "itmplv_2", &body(Some("https://app.example/done")));
+        let reconfigured = KeySequence::recreate(&id("inq_old"), &body(Some("https://app.example/done")));
         assert_ne!(first.current(), reconfigured.current());
     }
 }

@@ -46,7 +46,8 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
             max_attempts_per_call: 4,
-            max_requests_per_invocation: 12,
+            // docs/design.md, "Call plans and the cap": 8 whatever Persona answers (the longest plan is 6).
+            max_requests_per_invocation: 8,
             attempt_timeout: Duration::from_secs(6),
             base_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(2),
@@ -155,17 +156,22 @@ pub enum Keys {
     None,
     /// Fresh per invocation (resume, link): no earlier invocation can have stored an answer under them.
     PerInvocation,
-    /// Deterministic (create, expire): every invocation walks the same sequence, so answers stored by earlier
-    /// invocations are replayed.
+    /// Deterministic (create without the guard): every invocation walks the same sequence, so answers stored by
+    /// earlier invocations are replayed.
     Shared,
+    /// One key of a create held in the guard's ledger: the ledger knows no earlier answer was stored under it, so a
+    /// 5xx is fresh. A 5xx *answer* ends the call — the service records it (the ledger moves every later
+    /// invocation to the next key at once) and backs off before it sends the next one.
+    Ledger,
 }
 
 impl Keys {
-    /// The keys `operation` sends, given whether it sends any.
-    pub fn of(operation: Operation, keyed: bool) -> Self {
+    /// The keys `operation` sends, given whether it sends any and whether the create ledger drives them.
+    pub fn of(operation: Operation, keyed: bool, ledger: bool) -> Self {
         match operation {
             _ if !keyed => Self::None,
-            Operation::CreateInquiry | Operation::Expire => Self::Shared,
+            Operation::CreateInquiry if ledger => Self::Ledger,
+            Operation::CreateInquiry => Self::Shared,
             _ => Self::PerInvocation,
         }
     }
@@ -252,11 +258,17 @@ pub fn next(
                 UpstreamError::Unavailable { detail: format!("{operation}: Persona answered {status}"), request_id };
             if state.keys == Keys::None {
                 (failure, Key::Same, None, true)
+            } else if stored_by_persona && state.keys == Keys::Ledger {
+                // Stored under the key: the ledger must record it before anyone sends the next key.
+                return Action::GiveUp(failure);
             } else if stored_by_persona && state.keys == Keys::Shared {
                 // Possibly a replay: the next key, at once, without using up an attempt.
                 state.anonymous_5xx_on_key = false;
                 state.last_failure = failure.clone();
                 return retry_if_budget(policy, failure, Key::Next, Duration::ZERO, remaining, requests_made);
+            } else if state.keys == Keys::Ledger && state.anonymous_5xx_on_key {
+                // Twice from in front of Persona: recorded like a stored answer, so the ledger moves the key.
+                return Action::GiveUp(failure);
             } else if stored_by_persona || state.anonymous_5xx_on_key {
                 state.anonymous_5xx_on_key = false;
                 (failure, Key::Next, None, true)
@@ -273,11 +285,11 @@ pub fn next(
     if state.attempts >= policy.max_attempts_per_call {
         return Action::GiveUp(failure);
     }
-    let jitter = policy.backoff(state.attempts, unit_random);
     let wait = match wait_at_least {
-        // Spread the clients that all saw the same reset a little.
-        Some(reset) => reset + jitter / 4,
-        None => jitter,
+        // Every waiting invocation saw the same reset: spread them over one more window (full jitter) instead of
+        // letting them all retry in the same instant and meet the next 429 together.
+        Some(reset) if !reset.is_zero() => reset + reset.mul_f64(unit_random.clamp(0.0, 1.0)),
+        _ => policy.backoff(state.attempts, unit_random),
     };
     retry_if_budget(policy, failure, key, wait, remaining, requests_made)
 }
@@ -379,6 +391,17 @@ mod tests {
                 stored_500(),
                 retry(Key::Next, Duration::ZERO),
             ),
+            row("ledger key, stored 5xx: the service records it", K::Ledger, vec![], stored_500(), GiveUp(unavailable(500, rid()))),
+            row("ledger key, anonymous 5xx: same key once after a backoff", K::Ledger, vec![], anonymous_502(), retry(Key::Same, ms(100))),
+            row("ledger key, anonymous 5xx twice: recorded", K::Ledger, vec![anonymous_502()], anonymous_502(), GiveUp(unavailable(502, None))),
+            row("ledger key, lost: same key after a backoff", K::Ledger, vec![], lost(), retry(Key::Same, ms(100))),
+            row(
+                "ledger key, anonymous then stored 5xx: recorded",
+                K::Ledger,
+                vec![anonymous_502()],
+                stored_500(),
+                GiveUp(unavailable(500, rid())),
+            ),
             row("a GET's 5xx is retried after a backoff", K::None, vec![], stored_500(), retry(Key::Same, ms(100))),
             row(
                 "a GET's 5xx uses up its attempts",
@@ -432,18 +455,18 @@ mod tests {
                 GiveUp(unavailable(502, None)),
             ),
             row(
-                "429 with a short reset: waited out",
+                "429 with a short reset: waited out, spread over one more window (unit_random = 1: its end)",
                 K::None,
                 vec![],
                 A::RateLimited { reset: Some(Duration::from_secs(1)), request_id: rid() },
-                retry(Key::Same, ms(1025)),
+                retry(Key::Same, ms(2000)),
             ),
             row(
-                "429 without a reset: a quarter backoff",
+                "429 without a reset: the usual backoff",
                 K::Shared,
                 vec![],
                 A::RateLimited { reset: None, request_id: rid() },
-                retry(Key::Same, ms(25)),
+                retry(Key::Same, ms(100)),
             ),
             row(
                 "429 with a reset past the deadline: given up with it",
@@ -518,10 +541,10 @@ mod tests {
             Row { remaining: ms(120), ..row("lost: the backoff does not fit", K::Shared, vec![], lost(), GiveUp(UpstreamError::Timeout)) },
             Row { remaining: ms(40), ..row("stored 5xx: no time for another key", K::Shared, vec![], stored_500(), GiveUp(unavailable(500, rid()))) },
             Row {
-                requests_made: 12,
+                requests_made: 8,
                 ..row("stored 5xx: the request budget is spent", K::Shared, vec![], stored_500(), GiveUp(unavailable(500, rid())))
             },
-            Row { requests_made: 12, ..row("lost: the request budget is spent", K::Shared, vec![], lost(), GiveUp(UpstreamError::Timeout)) },
+            Row { requests_made: 8, ..row("lost: the request budget is spent", K::Shared, vec![], lost(), GiveUp(UpstreamError::Timeout)) },
         ];
         let policy = RetryPolicy::default();
         for Row { name, keys, before, attempt, remaining, requests_made, expected } in rows {
@@ -535,18 +558,37 @@ mod tests {
 
     #[test]
     fn which_keys_an_operation_sends() {
-        assert_eq!(Keys::of(Operation::GetInquiry, false), Keys::None);
-        assert_eq!(Keys::of(Operation::CreateInquiry, true), Keys::Shared);
-        assert_eq!(Keys::of(Operation::Expire, true), Keys::Shared);
-        assert_eq!(Keys::of(Operation::Resume, true), Keys::PerInvocation);
-        assert_eq!(Keys::of(Operation::GenerateOneTimeLink, true), Keys::PerInvocation);
+        assert_eq!(Keys::of(Operation::GetInquiry, false, false), Keys::None);
+        assert_eq!(Keys::of(Operation::CreateInquiry, true, false), Keys::Shared);
+        assert_eq!(Keys::of(Operation::CreateInquiry, true, true), Keys::Ledger);
+        assert_eq!(Keys::of(Operation::Expire, true, false), Keys::PerInvocation);
+        assert_eq!(Keys::of(Operation::Resume, true, false), Keys::PerInvocation);
+        assert_eq!(Keys::of(Operation::GenerateOneTimeLink, true, false), Keys::PerInvocation);
     }
 
     #[test]
     fn the_budget_check_before_an_attempt() {
         let policy = RetryPolicy::default();
-        assert!(policy.may_start(ms(50), 11));
+        assert!(policy.may_start(ms(50), 7));
         assert!(!policy.may_start(ms(49), 0));
-        assert!(!policy.may_start(Duration::from_secs(5), 12));
+        assert!(!policy.may_start(Duration::from_secs(5), 8), "the cap: 8 calls per invocation");
+    }
+
+    #[test]
+    fn waits_after_a_429_spread_over_one_more_window() {
+        let policy = RetryPolicy::default();
+        let reset = Some(Duration::from_secs(2));
+        let waits: Vec<_> = [0.0, 0.25, 0.5, 1.0]
+            .into_iter()
+            .map(|unit_random| {
+                let mut state = RetryState::new(Operation::GetInquiry, Keys::None);
+                let attempt = Attempt::RateLimited { reset, request_id: None };
+                match next(&policy, &mut state, attempt, Duration::from_secs(20), 1, unit_random) {
+                    Action::Retry { wait, .. } => wait,
+                    other => panic!("expected a retry, got {other:?}"),
+                }
+            })
+            .collect();
+        assert_eq!(waits, [ms(2000), ms(2500), ms(3000), ms(4000)]);
     }
 }

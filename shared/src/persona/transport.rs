@@ -45,7 +45,7 @@ impl PersonaClient {
         body: Option<Vec<u8>>,
         mut keys: Option<KeySequence>,
     ) -> Result<Answer, UpstreamError> {
-        let mut state = RetryState::new(operation, Keys::of(operation, keys.is_some()));
+        let mut state = RetryState::new(operation, Keys::of(operation, keys.is_some(), keys.as_ref().is_some_and(KeySequence::is_held_in_ledger)));
         loop {
             let remaining = inv.remaining();
             if !self.retry.may_start(remaining, inv.calls.len()) {
