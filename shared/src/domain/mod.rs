@@ -4,3 +4,4 @@ pub mod ids;
 pub mod owner;
 pub mod policy;
 pub mod status;
+pub mod timestamp;
