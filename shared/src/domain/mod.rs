@@ -5,3 +5,5 @@ pub mod owner;
 pub mod policy;
 pub mod status;
 pub mod timestamp;
+pub mod inquiry;
+pub mod lookup;
