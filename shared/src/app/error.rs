@@ -26,12 +26,46 @@ pub enum RequestError {
     UnsupportedMediaType,
 }
 
+/// Not now: a budget of the guard is spent, or another invocation is still at work (docs/design.md, "The guard").
+/// Each answer carries `Retry-After`; none of them sent anything to Persona that could be lost.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Throttle {
+    /// `PERSONA_CALLS_PER_MINUTE`: the deployment's share of Persona's rate limit is spent for this minute.
+    #[error("the deployment's share of Persona calls is spent for this minute")]
+    PersonaBudget { retry_after_seconds: u64 },
+    /// `REQUESTS_PER_OWNER_PER_MINUTE`.
+    #[error("too many requests from this user")]
+    OwnerRequests { retry_after_seconds: u64 },
+    /// `SESSIONS_PER_INQUIRY_PER_DAY`, for the inquiry the failure names.
+    #[error("too many sessions handed out for this inquiry today")]
+    InquirySessions { retry_after_seconds: u64 },
+    /// Another invocation holds this create's claim past our deadline.
+    #[error("another request is creating this inquiry")]
+    CreationInProgress,
+    /// A list was cut short before it showed an inquiry of the user's: "none" can't be told.
+    #[error("the user's inquiries could not all be listed")]
+    LookupIncomplete,
+}
+
+impl Throttle {
+    pub fn retry_after_seconds(&self) -> u64 {
+        match self {
+            Self::PersonaBudget { retry_after_seconds }
+            | Self::OwnerRequests { retry_after_seconds }
+            | Self::InquirySessions { retry_after_seconds } => *retry_after_seconds,
+            Self::CreationInProgress | Self::LookupIncomplete => 1,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Error {
     #[error(transparent)]
     Request(#[from] RequestError),
     #[error("{}", refusal_text(.0))]
     Refused(Refusal),
+    #[error(transparent)]
+    Throttled(#[from] Throttle),
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
 }

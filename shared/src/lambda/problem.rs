@@ -5,7 +5,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
-use crate::app::error::{Error, Failure, RequestError};
+use crate::app::error::{Error, Failure, RequestError, Throttle};
 use crate::domain::policy::Refusal;
 use crate::domain::status::InquiryStatus;
 use crate::persona::UpstreamError;
@@ -33,9 +33,12 @@ impl Error {
             // Our own words about the caller's request (never its content).
             Error::Request(RequestError::InvalidBody(rule)) => (*rule).to_owned(),
             Error::Request(other) => other.to_string(),
-            Error::Refused(_) => self.to_string(),
+            Error::Refused(_) | Error::Throttled(_) => self.to_string(),
             Error::Upstream(upstream) => match upstream {
                 UpstreamError::RateLimited { .. } => "Persona is rate limiting this environment; retry later.",
+                UpstreamError::BudgetExhausted { .. } => {
+                    "The deployment's share of Persona calls is spent for this minute; retry later."
+                }
                 UpstreamError::Unauthorized { .. } => "The service could not authenticate to Persona.",
                 UpstreamError::Timeout => "Persona did not answer in time.",
                 _ => "Persona returned an error or an answer the service could not use.",
@@ -44,10 +47,12 @@ impl Error {
         }
     }
 
-    /// `Retry-After` for a 429: Persona's reset window.
+    /// `Retry-After` for a 429 (Persona's reset window, or the guard's next window) or a 503.
     pub fn retry_after_seconds(&self) -> Option<u64> {
         match self {
-            Error::Upstream(UpstreamError::RateLimited { retry_after_seconds, .. }) => Some(*retry_after_seconds),
+            Error::Upstream(UpstreamError::RateLimited { retry_after_seconds, .. })
+            | Error::Upstream(UpstreamError::BudgetExhausted { retry_after_seconds }) => Some(*retry_after_seconds),
+            Error::Throttled(throttle) => Some(throttle.retry_after_seconds()),
             _ => None,
         }
     }
@@ -76,7 +81,23 @@ impl Error {
                     (StatusCode::CONFLICT, "template_check_unavailable", "Template version check unavailable")
                 }
             },
+            Error::Throttled(throttle) => match throttle {
+                Throttle::PersonaBudget { .. } => {
+                    (StatusCode::TOO_MANY_REQUESTS, "persona_budget_exhausted", "Persona budget exhausted")
+                }
+                Throttle::OwnerRequests { .. } | Throttle::InquirySessions { .. } => {
+                    (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", "Too many requests")
+                }
+                Throttle::CreationInProgress => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "creation_in_progress", "Creation in progress")
+                }
+                Throttle::LookupIncomplete => (StatusCode::SERVICE_UNAVAILABLE, "lookup_incomplete", "Lookup incomplete"),
+            },
             Error::Upstream(upstream) => match upstream {
+                // The deployment's share ran out between two calls: nothing more was sent.
+                UpstreamError::BudgetExhausted { .. } => {
+                    (StatusCode::TOO_MANY_REQUESTS, "persona_budget_exhausted", "Persona budget exhausted")
+                }
                 UpstreamError::RateLimited { .. } => {
                     (StatusCode::TOO_MANY_REQUESTS, "persona_rate_limited", "Persona rate limit reached")
                 }
@@ -184,6 +205,12 @@ mod tests {
             ),
             (UpstreamError::Unauthorized { status: 401, request_id: None }.into(), 502, "persona_auth_failed"),
             (UpstreamError::Timeout.into(), 504, "persona_timeout"),
+            (Throttle::PersonaBudget { retry_after_seconds: 3 }.into(), 429, "persona_budget_exhausted"),
+            (UpstreamError::BudgetExhausted { retry_after_seconds: 3 }.into(), 429, "persona_budget_exhausted"),
+            (Throttle::OwnerRequests { retry_after_seconds: 3 }.into(), 429, "too_many_requests"),
+            (Throttle::InquirySessions { retry_after_seconds: 3 }.into(), 429, "too_many_requests"),
+            (Throttle::CreationInProgress.into(), 503, "creation_in_progress"),
+            (Throttle::LookupIncomplete.into(), 503, "lookup_incomplete"),
         ];
         for (error, status, code) in table {
             let response = problem_response(&about(error.clone(), Some("inq_abc")));
@@ -218,6 +245,11 @@ mod tests {
         assert!(body(&limited).get("inquiry_id").is_none());
 
         assert_eq!(problem_response(&about(RequestError::MethodNotAllowed, None)).headers()[ALLOW], "POST");
+        let retry_after = |error: Error| problem_response(&about(error, None)).headers()[RETRY_AFTER].clone();
+        assert_eq!(retry_after(Throttle::OwnerRequests { retry_after_seconds: 41 }.into()), "41");
+        assert_eq!(retry_after(UpstreamError::BudgetExhausted { retry_after_seconds: 9 }.into()), "9");
+        assert_eq!(retry_after(Throttle::CreationInProgress.into()), "1");
+        assert_eq!(retry_after(Throttle::LookupIncomplete.into()), "1");
         let auth = body(&problem_response(&about(UpstreamError::Unauthorized { status: 401, request_id: None }, None)));
         assert!(!auth["detail"].as_str().unwrap().contains("key"), "the detail says nothing about the key");
     }

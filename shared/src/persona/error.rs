@@ -23,6 +23,9 @@ pub enum UpstreamError {
     /// A 2xx answer whose body is not the document we expected.
     #[error("unexpected answer from Persona: {detail}")]
     Malformed { detail: String, request_id: Option<String> },
+    /// The deployment's share of Persona calls (the guard) had no room for one more call: it was not sent.
+    #[error("the deployment's Persona call budget is spent: retry after {retry_after_seconds} s")]
+    BudgetExhausted { retry_after_seconds: u64 },
     /// No answer within the invocation's deadline.
     #[error("no answer from Persona before the deadline")]
     Timeout,
@@ -36,7 +39,7 @@ impl UpstreamError {
             | Self::Unauthorized { request_id, .. }
             | Self::Unavailable { request_id, .. }
             | Self::Malformed { request_id, .. } => request_id.as_deref(),
-            Self::Timeout => None,
+            Self::Timeout | Self::BudgetExhausted { .. } => None,
         }
     }
 
