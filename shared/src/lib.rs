@@ -7,6 +7,7 @@
 //! - [`persona`]: Persona's API — typed documents, the HTTP client, the retry policy, idempotency keys.
 //! - [`lambda`]: API Gateway in and out — event parsing, request rules, answers, problems, the handler.
 //! - [`ops`]: configuration, the API key from Secrets Manager, logs and metrics.
+//! - [`guard`]: durable state in one DynamoDB table — budgets, the create ledger, the current-version set.
 //!
 //! Each function's `main.rs` is one line: [`serve`] with its [`Function`]. That, with [`AppState`] and
 //! [`StartupError`], is the public surface; the layers are public only with the `testing` feature, for the test
@@ -22,7 +23,7 @@ macro_rules! layer {
     )*};
 }
 
-layer!(app, domain, lambda, ops, persona);
+layer!(app, domain, guard, lambda, ops, persona);
 
 pub use app::service::Function;
 pub use app::state::{AppState, StartupError};
