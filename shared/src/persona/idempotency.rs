@@ -76,6 +76,7 @@ mod tests {
                 reference_id: None,
                 account_id: None,
                 redirect_uri: None,
+                tags: Vec::new(),
             },
             None,
         );
@@ -110,6 +111,7 @@ mod tests {
                     reference_id: Some("user-1".into()),
                     account_id: None,
                     redirect_uri: redirect.map(str::to_owned),
+                    tags: Vec::new(),
                 },
                 None,
             )
