@@ -384,6 +384,7 @@ fn create_body() -> CreateInquiry {
             reference_id: Some("u1".into()),
             account_id: None,
             redirect_uri: None,
+            tags: Vec::new(),
         },
         None,
     )

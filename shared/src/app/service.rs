@@ -350,6 +350,7 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
                         reference_id: outdated.reference_id().map(str::to_owned),
                         account_id: outdated.account_id().map(|id| id.to_string()),
                         redirect_uri: self.config.redirect_uri.clone(),
+                        tags: Vec::new(),
                     },
                     None,
                 );
@@ -382,6 +383,7 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
                 reference_id: Some(owner.as_str().to_owned()),
                 account_id: None,
                 redirect_uri: self.config.redirect_uri.clone(),
+                tags: Vec::new(),
             },
             Some(owner.as_str().to_owned()),
         );

@@ -45,6 +45,10 @@ pub struct Config {
     pub owner_claim: String,
     pub template_check_unavailable: UnavailablePolicy,
     pub expire_superseded: bool,
+
+    // --- Planted inquiries (docs/design.md, "Security model") ---
+    /// `TRUSTED_INQUIRY_TAG`: the tag our creates carry; when set, lookups count only inquiries carrying it.
+    pub trusted_inquiry_tag: Option<String>,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -84,8 +88,7 @@ impl Config {
         let persona_api_base_url = parse_persona_api_base_url(
             get("PERSONA_API_BASE_URL").as_deref().unwrap_or(DEFAULT_PERSONA_API_BASE_URL),
         )?;
-        let hosted_flow_url = parse_http_url(
-            "PERSONA_HOSTED_FLOW_URL",
+        let hosted_flow_url = parse_hosted_flow_url(
             get("PERSONA_HOSTED_FLOW_URL").as_deref().unwrap_or(DEFAULT_PERSONA_HOSTED_FLOW_URL),
         )?;
 
@@ -140,6 +143,9 @@ impl Config {
             }
         };
 
+        // --- Planted inquiries ---
+        let trusted_inquiry_tag = get("TRUSTED_INQUIRY_TAG").map(parse_trusted_inquiry_tag).transpose()?;
+
         Ok(Self {
             api_key_source,
             persona_api_base_url,
@@ -152,6 +158,7 @@ impl Config {
             owner_claim,
             template_check_unavailable,
             expire_superseded,
+            trusted_inquiry_tag,
         })
     }
 }
@@ -182,6 +189,45 @@ fn parse_persona_api_base_url(raw: &str) -> Result<Url, ConfigError> {
         ));
     }
     Ok(url)
+}
+
+/// Query parameters the service appends itself (or that Persona forbids next to `inquiry-id`): a base URL that
+/// already carries one would open another inquiry, or hand a token to whoever set it.
+const HOSTED_FLOW_RESERVED_PARAMS: [&str; 4] = ["inquiry-id", "session-token", "inquiry-template-id", "template-id"];
+
+/// `hosted_flow_url` carries a session token to the user's browser: only over https (plain http on loopback, for
+/// local runs), and with none of the parameters the service sets.
+fn parse_hosted_flow_url(raw: &str) -> Result<Url, ConfigError> {
+    const VARIABLE: &str = "PERSONA_HOSTED_FLOW_URL";
+    let url = parse_http_url(VARIABLE, raw)?;
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return Err(ConfigError::new(
+            VARIABLE,
+            "must be an https URL (http only for 127.0.0.0/8, ::1 or localhost): it carries session tokens",
+        ));
+    }
+    if let Some((reserved, _)) =
+        url.query_pairs().find(|(name, _)| HOSTED_FLOW_RESERVED_PARAMS.iter().any(|r| name.eq_ignore_ascii_case(r)))
+    {
+        return Err(ConfigError::new(VARIABLE, format!("must not carry the query parameter {reserved}")));
+    }
+    Ok(url)
+}
+
+/// Longest `TRUSTED_INQUIRY_TAG` accepted.
+const MAX_TAG_LENGTH: usize = 64;
+
+/// A tag name as an operator types it in Persona's dashboard: letters, digits, and `-`, `_`, `.`, `:`, inner
+/// spaces; compared exactly, so no surrounding whitespace.
+fn parse_trusted_inquiry_tag(raw: String) -> Result<String, ConfigError> {
+    let sensible = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | ' ');
+    if raw.len() > MAX_TAG_LENGTH || !raw.chars().all(sensible) || raw.trim() != raw {
+        return Err(ConfigError::new(
+            "TRUSTED_INQUIRY_TAG",
+            format!("must be 1 to {MAX_TAG_LENGTH} letters, digits, '-', '_', '.', ':' or inner spaces"),
+        ));
+    }
+    Ok(raw)
 }
 
 /// Whether `url` names this machine: `localhost`, `127.0.0.0/8` or `::1`.
@@ -222,6 +268,7 @@ mod tests {
         assert_eq!(config.owner_claim, "sub");
         assert_eq!(config.template_check_unavailable, UnavailablePolicy::Resume);
         assert!(!config.expire_superseded);
+        assert_eq!(config.trusted_inquiry_tag, None);
     }
 
     #[test]
@@ -239,12 +286,14 @@ mod tests {
             "OWNER_CLAIM",
             "TEMPLATE_CHECK_UNAVAILABLE",
             "EXPIRE_SUPERSEDED",
+            "TRUSTED_INQUIRY_TAG",
         ] {
             vars.push((name, ""));
         }
         let config = parse(&vars).unwrap();
         assert_eq!(config.persona_version, "2025-12-08");
         assert_eq!(config.auth_mode, AuthMode::Jwt);
+        assert_eq!(config.trusted_inquiry_tag, None);
         assert!(parse(&[("PERSONA_API_KEY_SECRET_ID", "")]).is_err());
     }
 
@@ -271,6 +320,7 @@ mod tests {
             ("OWNER_CLAIM", "custom:user_id"),
             ("TEMPLATE_CHECK_UNAVAILABLE", "Reject"),
             ("EXPIRE_SUPERSEDED", "TRUE"),
+            ("TRUSTED_INQUIRY_TAG", "persona-resume"),
         ]);
         let config = parse(&vars).unwrap();
         assert_eq!(config.persona_api_base_url.as_str(), "http://127.0.0.1:9000/api/v1/");
@@ -282,6 +332,7 @@ mod tests {
         assert_eq!(config.owner_claim, "custom:user_id");
         assert_eq!(config.template_check_unavailable, UnavailablePolicy::Reject);
         assert!(config.expire_superseded);
+        assert_eq!(config.trusted_inquiry_tag.as_deref(), Some("persona-resume"));
     }
 
     #[test]
@@ -309,6 +360,7 @@ mod tests {
             ("AUTH_MODE", "none"),
             ("TEMPLATE_CHECK_UNAVAILABLE", "ignore"),
             ("EXPIRE_SUPERSEDED", "yes"),
+            ("TRUSTED_INQUIRY_TAG", "tag,other"),
         ];
         for (variable, value) in cases {
             let mut vars = minimal();
@@ -346,10 +398,77 @@ mod tests {
                 }
             }
         }
-        // The hosted flow URL is handed to users and carries no key: any http(s) host.
+    }
+
+    #[test]
+    fn the_hosted_flow_url_is_https_and_carries_no_parameter_the_service_sets() {
+        let table = [
+            ("https://inquiry.withpersona.com/verify", true),
+            ("https://verify.example.com/start?theme=dark&locale=en", true),
+            ("http://127.0.0.1:9000/verify", true),
+            ("http://localhost:9000/verify", true),
+            ("http://[::1]:9000/verify", true),
+            ("http://verify.example.com/start", false),
+            ("http://10.0.0.5/verify", false),
+            ("https://verify.example.com/start?session-token=eyJhbGciOi", false),
+            ("https://verify.example.com/start?inquiry-template-id=itmpl_abc", false),
+            ("https://verify.example.com/start?theme=dark&inquiry-id=inq_abc", false),
+            ("https://verify.example.com/start?template-id=tmpl_abc", false),
+            ("https://verify.example.com/start?Session-Token=x", false),
+            ("https://verify.example.com/start?session%2Dtoken=x", false),
+            ("http://localhost:9000/verify?inquiry-id=inq_abc", false),
+            ("ftp://verify.example.com/start", false),
+        ];
+        for (url, accepted) in table {
+            let mut vars = minimal();
+            vars.push(("PERSONA_HOSTED_FLOW_URL", url));
+            match parse(&vars) {
+                Ok(config) => {
+                    assert!(accepted, "{url} must be refused");
+                    assert_eq!(config.hosted_flow_url.as_str(), Url::parse(url).unwrap().as_str());
+                }
+                Err(error) => {
+                    assert!(!accepted, "{url} must be accepted: {error}");
+                    assert_eq!(error.variable, "PERSONA_HOSTED_FLOW_URL", "{url}");
+                    assert!(!error.to_string().contains("eyJhbGciOi"), "the refusal does not echo the value");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_trusted_tag_is_a_sensible_name() {
+        let table = [
+            ("persona-resume", true),
+            ("trusted:v1", true),
+            ("Created by API", true),
+            ("a.b_c-1", true),
+            (" leading", false),
+            ("trailing ", false),
+            ("comma,list", false),
+            ("semi;colon", false),
+            ("naïve", false),
+            ("new\nline", false),
+            ("quote\"", false),
+        ];
+        for (tag, accepted) in table {
+            let mut vars = minimal();
+            vars.push(("TRUSTED_INQUIRY_TAG", tag));
+            match parse(&vars) {
+                Ok(config) => {
+                    assert!(accepted, "{tag:?} must be refused");
+                    assert_eq!(config.trusted_inquiry_tag.as_deref(), Some(tag));
+                }
+                Err(error) => {
+                    assert!(!accepted, "{tag:?} must be accepted: {error}");
+                    assert_eq!(error.variable, "TRUSTED_INQUIRY_TAG");
+                }
+            }
+        }
         let mut vars = minimal();
-        vars.push(("PERSONA_HOSTED_FLOW_URL", "http://verify.example.com/start"));
-        assert!(parse(&vars).is_ok());
+        let long = "t".repeat(MAX_TAG_LENGTH + 1);
+        vars.push(("TRUSTED_INQUIRY_TAG", long.as_str()));
+        assert!(parse(&vars).is_err());
     }
 
     #[test]

@@ -95,6 +95,7 @@ mod tests {
                 reference_id: None,
                 account_id: None,
                 redirect_uri: None,
+                tags: Vec::new(),
             },
             None,
         );
@@ -136,6 +137,7 @@ mod tests {
                     reference_id: Some("user-1".into()),
                     account_id: None,
                     redirect_uri: redirect.map(str::to_owned),
+                    tags: Vec::new(),
                 },
                 None,
             )

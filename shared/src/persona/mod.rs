@@ -4,11 +4,13 @@
 pub mod calls;
 pub mod client;
 pub mod error;
+pub mod error_document;
 pub mod idempotency;
 pub mod model;
 pub mod operation;
 pub mod preconnect;
 pub mod retry;
+pub mod template_version;
 mod transport;
 pub mod warm_up;
 

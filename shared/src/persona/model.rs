@@ -7,6 +7,11 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::domain::ids::{AccountId, InquiryId};
 pub use crate::domain::status::InquiryStatus;
+pub use crate::persona::error_document::{ErrorDocument, ErrorItem, ErrorSource};
+pub use crate::persona::template_version::{
+    Deployment, DeploymentEnvironment, DeploymentRule, Origin, RouteCriteria, Strategy, TemplateVersion,
+    VersionReference, VersionTag,
+};
 
 /// `{"type": ..., "id": ...}`. Persona's schema requires neither member, and its own examples carry empty
 /// identifier objects (`"template": {"data": {}}`): an identifier without a usable `id` (absent, null or empty)
@@ -45,6 +50,9 @@ pub struct InquiryAttributes {
     /// Non-null means the inquiry's data was deleted. Only its presence matters, so any JSON value is accepted.
     #[serde(default)]
     pub redacted_at: Option<serde_json::Value>,
+    /// Tag names (the schema allows null items: they are dropped; a missing or malformed list reads as none).
+    #[serde(default, deserialize_with = "tag_names")]
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -105,6 +113,15 @@ impl Inquiry {
     pub fn is_legacy(&self) -> bool {
         to_one_id(&self.relationships.template).is_some()
     }
+
+    pub fn tags(&self) -> &[String] {
+        &self.attributes.tags
+    }
+
+    /// Whether the inquiry carries exactly this tag name.
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.attributes.tags.iter().any(|t| t == tag)
+    }
 }
 
 /// An entry of `included`. Persona puts many kinds there (accounts, reports, verifications, sessions,
@@ -150,6 +167,14 @@ impl IncludedResource {
     fn reference_id(&self) -> Option<String> {
         ReferenceAttributes::deserialize(&self.attributes).ok()?.reference_id.filter(|r| !r.is_empty())
     }
+
+    /// The whole object read as a typed resource, `None` when it doesn't read as one.
+    pub(crate) fn as_typed<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        let object = serde_json::json!({
+            "type": self.kind, "id": self.id, "attributes": self.attributes, "relationships": self.relationships,
+        });
+        serde_json::from_value(object).ok()
+    }
 }
 
 /// `GET /inquiries/{id}?include=inquiry-template,account&fields[account]=reference-id`
@@ -174,6 +199,11 @@ impl InquiryDocument {
     /// Whether Persona returned the inquiry's template at all (for the operator's diagnosis of `unavailable`).
     pub fn template_returned(&self) -> bool {
         self.data.inquiry_template_id().is_some_and(|id| self.included.iter().any(|r| r.is("inquiry-template", id)))
+    }
+
+    /// The inquiry template versions Persona included (API 2026-09-29 describes their deployments).
+    pub fn template_versions(&self) -> Vec<TemplateVersion> {
+        TemplateVersion::from_included(&self.included)
     }
 
     /// The reference id of the inquiry's account, when Persona included the account.
@@ -339,6 +369,9 @@ pub struct CreateInquiryAttributes {
     pub account_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_uri: Option<String>,
+    /// Tag names the new inquiry carries (`TRUSTED_INQUIRY_TAG`); left out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -391,6 +424,17 @@ pub struct OneTimeLinkRequestMeta {
 fn lenient_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<AccountId>, D::Error> {
     let raw = Option::<serde_json::Value>::deserialize(deserializer)?;
     Ok(raw.as_ref().and_then(serde_json::Value::as_str).and_then(|id| AccountId::parse(id).ok()))
+}
+
+/// `tags`: items that are not strings (the schema allows null) are dropped; anything but a list reads as none.
+fn tag_names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let raw = Option::<serde_json::Value>::deserialize(deserializer)?;
+    Ok(match raw {
+        Some(serde_json::Value::Array(items)) => {
+            items.into_iter().filter_map(|item| item.as_str().map(str::to_owned)).collect()
+        }
+        _ => Vec::new(),
+    })
 }
 
 fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
@@ -524,6 +568,7 @@ mod tests {
                 reference_id: Some("user-1".into()),
                 account_id: None,
                 redirect_uri: Some("https://app.example.com/done".into()),
+                tags: Vec::new(),
             },
             Some("user-1".into()),
         );
