@@ -10,7 +10,6 @@ pub mod operation;
 pub mod preconnect;
 pub mod retry;
 mod transport;
-pub mod warm_up;
 
 pub use client::{ListFilter, PersonaClient};
 pub use error::UpstreamError;
