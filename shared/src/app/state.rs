@@ -6,9 +6,10 @@ use thiserror::Error;
 
 use crate::ops::config::{Config, ConfigError};
 use crate::ops::secrets::{KeyStore, SecretError};
+use crate::persona::client::PersonaClient;
 use crate::persona::preconnect::{DialOutcome, PreDial, DIAL_BUDGET};
 use crate::persona::retry::RetryPolicy;
-use crate::persona::PersonaClient;
+use crate::persona::transport::{http_client, Transport};
 
 #[derive(Debug, Error)]
 pub enum StartupError {
@@ -21,15 +22,27 @@ pub enum StartupError {
 }
 
 pub struct AppState {
-    pub config: Config,
-    pub persona: PersonaClient,
+    config: Config,
+    persona: PersonaClient,
     /// Whether init opened the connection to Persona for the first call (its log line says so).
-    pub pre_dial: DialOutcome,
+    pre_dial: DialOutcome,
     /// True until the first invocation of this container took it (the `ColdStart` metric).
     cold: AtomicBool,
 }
 
 impl AppState {
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn persona(&self) -> &PersonaClient {
+        &self.persona
+    }
+
+    pub(crate) fn pre_dial(&self) -> DialOutcome {
+        self.pre_dial
+    }
+
     /// Whether this is the container's first invocation; later calls answer false.
     pub fn take_cold_start(&self) -> bool {
         self.cold.swap(false, Ordering::Relaxed)
@@ -47,7 +60,7 @@ impl AppState {
     pub async fn from_config(config: Config) -> Result<Self, StartupError> {
         let predial = PreDial::new();
         let layer = predial.clone();
-        let http = tokio::task::spawn_blocking(move || PersonaClient::http_client(Some(&layer)));
+        let http = tokio::task::spawn_blocking(move || http_client(Some(&layer)));
         let connect = async {
             let http = http.await.map_err(|e| StartupError::Client(format!("could not build the HTTP client: {e}")))?;
             let http = http.map_err(StartupError::Client)?;
@@ -58,21 +71,19 @@ impl AppState {
         // A bad secret is reported first, as before the overlap.
         let keys = keys?;
         let (http, pre_dial) = http?;
-        let persona = PersonaClient::with_http(
-            http,
-            &config.persona_api_base_url,
-            &config.persona_version,
-            keys,
-            RetryPolicy::default(),
-        )
-        .map_err(StartupError::Client)?;
+        let transport =
+            Transport::new(http, &config.persona_api_base_url, &config.persona_version, keys, RetryPolicy::default())
+                .map_err(StartupError::Client)?;
+        let persona = PersonaClient::new(transport);
         Ok(Self { config, persona, pre_dial, cold: AtomicBool::new(true) })
     }
 
     /// For tests and callers that bring their own key store or retry policy.
     pub fn with_keys(config: Config, keys: KeyStore, retry: RetryPolicy) -> Result<Self, StartupError> {
-        let persona = PersonaClient::new(&config.persona_api_base_url, &config.persona_version, keys, retry)
+        let http = http_client(None).map_err(StartupError::Client)?;
+        let transport = Transport::new(http, &config.persona_api_base_url, &config.persona_version, keys, retry)
             .map_err(StartupError::Client)?;
+        let persona = PersonaClient::new(transport);
         Ok(Self { config, persona, pre_dial: DialOutcome::Off, cold: AtomicBool::new(true) })
     }
 }

@@ -1,6 +1,7 @@
 //! The rules, as pure types and functions: no I/O here.
 
 pub mod ids;
+pub mod inquiry;
 pub mod owner;
 pub mod policy;
 pub mod status;

@@ -22,7 +22,7 @@ pub async fn serve(function: Function) -> Result<(), lambda_http::Error> {
             return Err(error.into());
         }
     };
-    tracing::info!(function = function.function_name(), pre_dial = state.pre_dial.as_str(), "initialised");
+    tracing::info!(function = function.function_name(), pre_dial = state.pre_dial().as_str(), "initialised");
     let mut adapter =
         lambda_http::Adapter::from(lambda_http::service_fn(|request| handler::handle(&state, function, request)));
     lambda_http::lambda_runtime::run(lambda_http::service_fn(
