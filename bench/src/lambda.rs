@@ -2,7 +2,7 @@
 //! function process initialised at full CPU — Lambda gives init burst CPU — then capped at a memory size's CPU
 //! share for its invocations, as Lambda does: a cgroup v1 `cpu` controller with `cpu.cfs_quota_us` =
 //! memory / 1769 MB of one CPU per 100 ms period (128 MB ≈ 7.2 ms). Each binary is measured with the pre-dial and
-//! without it (`PERSONA_RESUME_BENCH_NO_PREDIAL`, bench-only), per memory size: init, first invocation, warm p50
+//! without it (see [`Front`]), per memory size: init, first invocation, warm p50
 //! and p99 (back to back), warm after 100 ms idle, and the ratios — and, because under a CFS quota an invocation
 //! runs at full speed until the period's quota is spent, the CPU time each invocation used (all the process's
 //! threads, from `/proc/<pid>/task/*/schedstat`), its minor page faults, how many invocations were throttled (the
@@ -11,9 +11,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use integration_tests::error::Result;
-use integration_tests::fake_persona::FakePersona;
 use integration_tests::runtime_api::{FunctionOptions, FunctionProcess};
+use integration_tests::tls::{FrontMode, TlsFront, TlsIdentity};
 use serde_json::Value;
 
 use crate::measure::{median, percentile, DEADLINE};
@@ -85,8 +88,38 @@ impl Drop for CpuCap {
 /// One binary in one configuration.
 pub struct Subject<'a> {
     pub name: String,
+    /// Everything but `PERSONA_API_BASE_URL` and `SSL_CERT_FILE`, which come from the [`Front`].
     pub options: FunctionOptions,
+    pub front: Front,
     pub event: &'a dyn Fn() -> Result<Value>,
+}
+
+/// The fake Persona behind TLS, a front of its own for each process (so that "the first connection" is that
+/// process's).
+///
+/// "Without the pre-dial" is made by the server, not by a switch in the function: a production binary reads no
+/// bench-only setting. The front closes the process's first connection (the init-time dial's) right after the
+/// TLS handshake, so the first invocation finds the kept connection closed and dials afresh, as a function without
+/// the pre-dial does (plus one non-blocking read of the dead socket).
+pub struct Front {
+    pub identity: Arc<TlsIdentity>,
+    /// The fake Persona's address and base URL.
+    pub upstream: SocketAddr,
+    pub base_url: String,
+    pub predial: bool,
+}
+
+impl Front {
+    /// `options` pointed at a fresh front, and that front (to keep running while the process lives).
+    fn start(&self, options: &FunctionOptions) -> Result<(FunctionOptions, TlsFront)> {
+        let mode = if self.predial { FrontMode::Forward } else { FrontMode::CloseFirstAfterHandshake };
+        let front = TlsFront::serve(self.identity.clone(), 0, self.upstream, mode)?;
+        let options = options
+            .clone()
+            .env("PERSONA_API_BASE_URL", front.url_for(&self.base_url)?)
+            .env("SSL_CERT_FILE", front.ca_file().display().to_string());
+        Ok((options, front))
+    }
 }
 
 /// Pause before each "after idle" invocation: requests that arrive apart, as most do on a real function.
@@ -194,7 +227,8 @@ pub async fn measure(
     let mut figures = Figures::default();
     for _ in 0..rounds {
         let cap = &CpuCap::for_memory(memory_mb)?;
-        let process = FunctionProcess::spawn_with(subject.options.clone()).await?;
+        let (options, _front) = subject.front.start(&subject.options)?;
+        let process = FunctionProcess::spawn_with(options).await?;
         figures.init.push(process.cold_start().await?);
         cap.add(process.pid())?;
         figures.first.push(invoke(&process, subject, cap).await?);
@@ -318,9 +352,4 @@ pub fn render(rows: &[Row], rounds: usize, warm: usize, idle: usize, load_before
         ));
     }
     out
-}
-
-/// For the fake: its CPU is not capped (it stands for Persona, on other machines).
-pub fn tls_front(fake: &FakePersona) -> Result<integration_tests::tls::TlsFront> {
-    integration_tests::tls::TlsFront::start(fake.addr(), integration_tests::tls::FrontMode::Forward)
 }

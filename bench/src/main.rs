@@ -236,8 +236,8 @@ async fn lambda_like(
         return Ok(());
     }
     let load_before = report::loadavg();
-    let front = lambda::tls_front(fake)?;
-    let base_url = front.url_for(&fake.base_url())?;
+    // For the fake: its CPU is not capped (it stands for Persona, on other machines).
+    let identity = integration_tests::tls::TlsIdentity::new()?;
     let mut rows = Vec::new();
     for &memory_mb in &args.lambda_memory {
         for (name, function) in
@@ -247,16 +247,17 @@ async fn lambda_like(
                 let event = move || -> Result<serde_json::Value> {
                     Ok(http_api_event(function, Some(&pending()?), Some(owner), None))
                 };
-                let mut options = FunctionOptions::new(release_binary(name)?)
+                let options = FunctionOptions::new(release_binary(name)?)
                     .function_name(name)
                     .memory_mb(memory_mb)
-                    .envs(env.iter().cloned())
-                    .env("PERSONA_API_BASE_URL", base_url.clone())
-                    .env("SSL_CERT_FILE", front.ca_file().display().to_string());
-                if !predial {
-                    options = options.env(persona_resume::persona::preconnect::BENCH_OFF_VARIABLE, "1");
-                }
-                let subject = lambda::Subject { name: name.to_owned(), options, event: &event };
+                    .envs(env.iter().cloned());
+                let front = lambda::Front {
+                    identity: identity.clone(),
+                    upstream: fake.addr(),
+                    base_url: fake.base_url(),
+                    predial,
+                };
+                let subject = lambda::Subject { name: name.to_owned(), options, front, event: &event };
                 eprintln!("bench: lambda-like {memory_mb} MB, {name}, pre-dial {}", if predial { "on" } else { "off" });
                 let figures =
                     lambda::measure(&subject, memory_mb, args.lambda_rounds, args.lambda_warm, args.lambda_idle)

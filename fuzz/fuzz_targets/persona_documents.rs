@@ -16,9 +16,9 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use persona_resume::app::service::{Access, Outcome, Resolution};
 use persona_resume::domain::ids::{AccountId, InquiryId};
-use persona_resume::domain::policy::{self, KnownAccounts, TemplateCheck};
+use persona_resume::domain::inquiry::InquiryFacts;
+use persona_resume::domain::policy::{self, KnownAccounts, TemplateCheck, TemplateFacts, UnavailablePolicy};
 use persona_resume::lambda::response::success_response;
-use persona_resume::ops::config::UnavailablePolicy;
 use persona_resume::persona::model::{
     AccountDocument, AccountList, CreatedDocument, ExpiredDocument, Inquiry, InquiryDocument, InquiryList,
     OneTimeLinkDocument, ResumeDocument,
@@ -126,20 +126,19 @@ fn assert_all_read(endpoint: &str, unreadable_items: usize, document: Option<&Va
 }
 
 fn decide_all(inquiry: &Inquiry, latest: Option<&str>) {
-    let pinned = inquiry.template_version_id();
-    let check = policy::check_template(pinned, latest);
+    let facts = InquiryFacts::from(inquiry);
+    let template = TemplateFacts { latest_published_version: latest.map(str::to_owned) };
+    let check = policy::check_template(&facts, &template);
     if check == TemplateCheck::Current {
-        assert_eq!(pinned, latest);
+        assert_eq!(facts.pinned_version_id.as_deref(), latest);
     }
     for when_unavailable in [UnavailablePolicy::Resume, UnavailablePolicy::Reject] {
-        if let Ok(decision) = policy::decide(inquiry.status(), inquiry.is_redacted(), pinned, latest, when_unavailable)
-        {
-            assert!(!inquiry.is_redacted() && inquiry.status().is_resumable(), "{decision:?} for a refused inquiry");
+        if let Ok(decision) = policy::decide(&facts, &template, when_unavailable) {
+            assert!(!facts.redacted && facts.status.is_resumable(), "{decision:?} for a refused inquiry");
         }
     }
-    let _ = inquiry.account_id();
     let _ = inquiry.is_legacy();
-    let _ = policy::listed_owner(inquiry, &KnownAccounts::default());
+    let _ = policy::listed_owner(&facts, &KnownAccounts::default());
     if let Some(reference) = inquiry.reference_id() {
         assert_eq!(policy::owner_of(Some(reference), Some("other")), Some(reference), "the own reference id wins");
     }
@@ -180,11 +179,12 @@ fuzz_target!(|data: &[u8]| {
         for inquiry in &list.data {
             decide_all(inquiry, None);
         }
-        for inquiry in &list.data {
-            if let (Some(template), Some(version)) = (inquiry.inquiry_template_id(), inquiry.template_version_id()) {
-                match policy::choose_successor(&list.data, &inquiry.id, template, version) {
+        let facts: Vec<InquiryFacts> = list.data.iter().map(InquiryFacts::from).collect();
+        for inquiry in &facts {
+            if let (Some(template), Some(version)) = (&inquiry.template_id, &inquiry.pinned_version_id) {
+                match policy::choose_successor(&facts, &inquiry.id, template, version) {
                     policy::Successor::Reuse(successor) => {
-                        assert!(successor.status().is_resumable() && !successor.is_redacted());
+                        assert!(successor.status.is_resumable() && !successor.redacted);
                         assert_ne!(successor.id, inquiry.id);
                     }
                     policy::Successor::Refuse { inquiry: successor, .. } => assert_ne!(successor.id, inquiry.id),

@@ -4,11 +4,13 @@ mod support;
 
 use std::time::Duration;
 
-use persona_resume::app::port::PersonaPort;
 use persona_resume::domain::ids::InquiryId;
+use persona_resume::persona::error::UpstreamError;
 use persona_resume::persona::idempotency::KeySequence;
+use persona_resume::persona::list_filter::ListFilter;
 use persona_resume::persona::model::{CreateInquiry, CreateInquiryAttributes, InquiryStatus};
-use persona_resume::persona::{ListFilter, Operation, UpstreamError};
+use persona_resume::persona::operation::Operation;
+use persona_resume::persona::port::PersonaPort;
 use serde_json::json;
 use support::*;
 use wiremock::matchers::{body_json, header, method, path, query_param};
@@ -36,10 +38,9 @@ async fn resume_keys_after(failure: ResponseTemplate, times: u64) -> Vec<String>
         .respond_with(persona_json(resume_document(inquiry("inq_1", "pending", None, "v"), "tok")))
         .mount(&server)
         .await;
-    let state = state(&server.uri(), &[]);
+    let persona = client(&server.uri(), &[]);
     let mut inv = invocation(Duration::from_secs(5));
-    state
-        .persona
+    persona
         .resume(&mut inv, &id("inq_1"), KeySequence::per_invocation(Operation::Resume, &id("inq_1"), "r1"))
         .await
         .unwrap();
@@ -60,9 +61,9 @@ async fn get_inquiry_is_authenticated_versioned_and_includes_the_template() {
         .mount(&server)
         .await;
     // Base URL with a path and no trailing slash: our paths are appended to it.
-    let state = state(&format!("{}/api/v1", server.uri()), &[]);
+    let persona = client(&format!("{}/api/v1", server.uri()), &[]);
     let mut inv = invocation(Duration::from_secs(5));
-    let doc = state.persona.get_inquiry(&mut inv, &id("inq_1")).await.unwrap();
+    let doc = persona.get_inquiry(&mut inv, &id("inq_1")).await.unwrap();
     assert_eq!(doc.data.status(), &InquiryStatus::Pending);
     assert_eq!(doc.latest_published_version_id().as_deref(), Some("itmplv_2"));
     assert_eq!(inv.calls.len(), 1);
@@ -79,8 +80,8 @@ async fn trailing_slash_base_urls_work_too() {
         .expect(1)
         .mount(&server)
         .await;
-    let state = state(&format!("{}/api/v1/", server.uri()), &[]);
-    state.persona.get_inquiry(&mut invocation(Duration::from_secs(5)), &id("inq_1")).await.unwrap();
+    let persona = client(&format!("{}/api/v1/", server.uri()), &[]);
+    persona.get_inquiry(&mut invocation(Duration::from_secs(5)), &id("inq_1")).await.unwrap();
 }
 
 #[tokio::test]
@@ -90,22 +91,19 @@ async fn list_sends_the_filters() {
         .and(path("/inquiries"))
         .and(query_param("filter[reference-id]", "user 1&x"))
         .and(query_param("filter[inquiry-template-id]", "itmpl_Test1"))
-        .and(query_param("filter[status]", "created,pending,expired"))
         .and(query_param("page[size]", "10"))
         .respond_with(persona_json(json!({"data": [inquiry("inq_2", "created", Some("user 1&x"), "itmplv_2")],
                                           "links": {"prev": null, "next": null}})))
         .expect(1)
         .mount(&server)
         .await;
-    let state = state(&server.uri(), &[]);
-    let list = state
-        .persona
+    let persona = client(&server.uri(), &[]);
+    let list = persona
         .list_inquiries(
             &mut invocation(Duration::from_secs(5)),
             &ListFilter {
                 reference_id: Some("user 1&x"),
                 inquiry_template_id: Some("itmpl_Test1"),
-                statuses: Some("created,pending,expired"),
                 page_size: 10,
                 ..ListFilter::default()
             },
@@ -126,10 +124,10 @@ async fn resume_sends_no_body_and_an_idempotency_key() {
         .expect(1)
         .mount(&server)
         .await;
-    let state = state(&server.uri(), &[]);
+    let persona = client(&server.uri(), &[]);
     let mut inv = invocation(Duration::from_secs(5));
     let keys = KeySequence::per_invocation(Operation::Resume, &id("inq_1"), &inv.lambda_request_id.clone());
-    let resumed = state.persona.resume(&mut inv, &id("inq_1"), keys).await.unwrap();
+    let resumed = persona.resume(&mut inv, &id("inq_1"), keys).await.unwrap();
     assert_eq!(resumed.meta.session_token, "tok_1");
     let requests = received(&server).await;
     assert!(requests[0].body.is_empty());
@@ -145,10 +143,9 @@ async fn link_body_is_sent_only_with_an_expiry() {
         .expect(2)
         .mount(&server)
         .await;
-    let state = state(&server.uri(), &[]);
+    let persona = client(&server.uri(), &[]);
     let mut inv = invocation(Duration::from_secs(5));
-    let link = state
-        .persona
+    let link = persona
         .generate_one_time_link(
             &mut inv,
             &id("inq_1"),
@@ -159,8 +156,7 @@ async fn link_body_is_sent_only_with_an_expiry() {
         .unwrap();
     assert_eq!(link.meta.one_time_link, "https://l/1");
     assert_eq!(link.meta.one_time_link_short.as_deref(), Some("https://l/1-short"));
-    state
-        .persona
+    persona
         .generate_one_time_link(
             &mut inv,
             &id("inq_1"),
@@ -203,13 +199,12 @@ async fn create_and_expire() {
         .expect(1)
         .mount(&server)
         .await;
-    let state = state(&server.uri(), &[]);
+    let persona = client(&server.uri(), &[]);
     let mut inv = invocation(Duration::from_secs(5));
-    let created = state.persona.create_inquiry(&mut inv, &body, keys).await.unwrap();
+    let created = persona.create_inquiry(&mut inv, &body, keys).await.unwrap();
     assert_eq!(created.data.id, "inq_new");
     assert_eq!(created.meta.session_token, None, "a missing meta reads as null");
-    let expired = state
-        .persona
+    let expired = persona
         .expire_inquiry(&mut inv, &id("inq_old"), KeySequence::expire(&id("inq_old"), "itmplv_2"))
         .await
         .unwrap();
@@ -219,8 +214,8 @@ async fn create_and_expire() {
 async fn one_failing_call(template: ResponseTemplate) -> (UpstreamError, usize) {
     let server = MockServer::start().await;
     Mock::given(method("GET")).respond_with(template).mount(&server).await;
-    let state = state(&server.uri(), &[]);
-    let error = state.persona.get_inquiry(&mut invocation(Duration::from_secs(5)), &id("inq_1")).await.unwrap_err();
+    let persona = client(&server.uri(), &[]);
+    let error = persona.get_inquiry(&mut invocation(Duration::from_secs(5)), &id("inq_1")).await.unwrap_err();
     (error, received(&server).await.len())
 }
 
@@ -267,9 +262,9 @@ async fn a_short_rate_limit_is_waited_out() {
         .respond_with(persona_json(inquiry_document(inquiry("inq_1", "pending", None, "v"), "v")))
         .mount(&server)
         .await;
-    let state = state(&server.uri(), &[]);
+    let persona = client(&server.uri(), &[]);
     let mut inv = invocation(Duration::from_secs(5));
-    state.persona.get_inquiry(&mut inv, &id("inq_1")).await.unwrap();
+    persona.get_inquiry(&mut inv, &id("inq_1")).await.unwrap();
     assert_eq!(inv.calls.iter().map(|c| c.status).collect::<Vec<_>>(), vec![Some(429), Some(429), Some(200)]);
 }
 
@@ -308,10 +303,9 @@ async fn a_lost_answer_retries_the_same_key() {
         .respond_with(persona_json(resume_document(inquiry("inq_1", "pending", None, "v"), "tok")))
         .mount(&server)
         .await;
-    let state = state(&server.uri(), &[]);
+    let persona = client(&server.uri(), &[]);
     let mut inv = invocation(Duration::from_secs(5));
-    state
-        .persona
+    persona
         .resume(&mut inv, &id("inq_1"), KeySequence::per_invocation(Operation::Resume, &id("inq_1"), "r1"))
         .await
         .unwrap();
@@ -328,9 +322,9 @@ async fn no_answer_before_the_deadline_is_a_timeout() {
         .respond_with(persona_json(json!({})).set_delay(Duration::from_secs(3)))
         .mount(&server)
         .await;
-    let state = state(&server.uri(), &[]);
+    let persona = client(&server.uri(), &[]);
     let started = std::time::Instant::now();
-    let error = state.persona.get_inquiry(&mut invocation(Duration::from_millis(800)), &id("inq_1")).await.unwrap_err();
+    let error = persona.get_inquiry(&mut invocation(Duration::from_millis(800)), &id("inq_1")).await.unwrap_err();
     assert_eq!(error, UpstreamError::Timeout);
     assert!(started.elapsed() < Duration::from_millis(1200), "{:?}", started.elapsed());
 }
@@ -346,9 +340,8 @@ async fn unparseable_answers_are_typed_errors() {
         .respond_with(persona_json(json!({"data": inquiry("inq_1", "pending", None, "v"), "meta": {}})))
         .mount(&server)
         .await;
-    let state = state(&server.uri(), &[]);
-    let error = state
-        .persona
+    let persona = client(&server.uri(), &[]);
+    let error = persona
         .resume(
             &mut invocation(Duration::from_secs(5)),
             &id("inq_1"),
@@ -366,9 +359,9 @@ async fn a_dead_upstream_is_unavailable_not_a_panic() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
-    let state = state(&format!("http://127.0.0.1:{port}"), &[]);
+    let persona = client(&format!("http://127.0.0.1:{port}"), &[]);
     let mut inv = invocation(Duration::from_secs(3));
-    let error = state.persona.get_inquiry(&mut inv, &id("inq_1")).await.unwrap_err();
+    let error = persona.get_inquiry(&mut inv, &id("inq_1")).await.unwrap_err();
     assert!(matches!(error, UpstreamError::Unavailable { .. }), "{error:?}");
     assert_eq!(inv.calls.len(), 4);
 }
@@ -416,11 +409,10 @@ async fn stored_500s_from_an_incident_do_not_lock_the_user_out() {
         .expect(1)
         .mount(&server)
         .await;
-    let state = state(&server.uri(), &[]);
+    let persona = client(&server.uri(), &[]);
     let mut inv = invocation(Duration::from_secs(5));
     let started = std::time::Instant::now();
-    let created = state
-        .persona
+    let created = persona
         .create_inquiry(&mut inv, &create_body(), KeySequence::recreate(&id("inq_old"), &create_body()))
         .await
         .expect("the fifth key answers fresh");
@@ -439,10 +431,9 @@ async fn stored_500s_from_an_incident_do_not_lock_the_user_out() {
 async fn a_walk_over_stored_500s_is_bounded_by_the_invocation_budget() {
     let server = MockServer::start().await;
     Mock::given(method("POST")).respond_with(errors(500)).mount(&server).await;
-    let state = state(&server.uri(), &[]);
+    let persona = client(&server.uri(), &[]);
     let mut inv = invocation(Duration::from_secs(5));
-    let error = state
-        .persona
+    let error = persona
         .create_inquiry(&mut inv, &create_body(), KeySequence::recreate(&id("inq_old"), &create_body()))
         .await
         .unwrap_err();
@@ -458,10 +449,10 @@ async fn a_key_held_in_the_ledger_is_sent_alone_and_its_5xx_handed_back() {
     // service (which records it, so every later invocation sends key 4) instead of walking on here.
     let server = MockServer::start().await;
     Mock::given(method("POST")).respond_with(errors(500)).mount(&server).await;
-    let state = state(&server.uri(), &[]);
+    let persona = client(&server.uri(), &[]);
     let mut inv = invocation(Duration::from_secs(5));
     let keys = KeySequence::recreate(&id("inq_old"), &create_body()).held_at(3);
-    let error = state.persona.create_inquiry(&mut inv, &create_body(), keys).await.unwrap_err();
+    let error = persona.create_inquiry(&mut inv, &create_body(), keys).await.unwrap_err();
     assert!(matches!(error, UpstreamError::Unavailable { .. }), "{error:?}");
     let base = format!("recreate:inq_old:{}", create_body().fingerprint());
     assert_eq!(sent_keys(&received(&server).await), [format!("{base}:3")]);
@@ -527,9 +518,9 @@ async fn a_chunked_answer_over_one_mib_is_cut_off_while_streaming() {
         }
         let _ = stream.write_all(b"0\r\n\r\n");
     });
-    let state = state(&format!("http://127.0.0.1:{port}"), &[]);
+    let persona = client(&format!("http://127.0.0.1:{port}"), &[]);
     let mut inv = invocation(Duration::from_secs(5));
-    let error = state.persona.get_inquiry(&mut inv, &id("inq_1")).await.unwrap_err();
+    let error = persona.get_inquiry(&mut inv, &id("inq_1")).await.unwrap_err();
     assert!(matches!(&error, UpstreamError::Malformed { detail, .. } if detail.contains("larger")), "{error:?}");
     assert_eq!(inv.calls.len(), 1);
 }
@@ -538,7 +529,6 @@ async fn a_chunked_answer_over_one_mib_is_cut_off_while_streaming() {
 async fn the_secret_reread_after_a_401_is_bounded_by_the_time_left() {
     use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
     use persona_resume::ops::secrets::KeyStore;
-    use persona_resume::AppState;
 
     // Secrets Manager answers the cold-start read, then hangs.
     let secrets = MockServer::start().await;
@@ -559,9 +549,9 @@ async fn the_secret_reread_after_a_401_is_bounded_by_the_time_left() {
     let persona = MockServer::start().await;
     let unauthorized = ResponseTemplate::new(401).set_body_json(json!({"errors": [{"title": "Unauthorized"}]}));
     Mock::given(method("GET")).respond_with(unauthorized).mount(&persona).await;
-    let state = AppState::with_keys(config(&persona.uri(), &[]), keys, fast_retry()).unwrap();
+    let client = client_with_keys(&config(&persona.uri(), &[]), keys);
     let started = std::time::Instant::now();
-    let error = state.persona.get_inquiry(&mut invocation(Duration::from_millis(800)), &id("inq_1")).await.unwrap_err();
+    let error = client.get_inquiry(&mut invocation(Duration::from_millis(800)), &id("inq_1")).await.unwrap_err();
     assert_eq!(error, UpstreamError::Unauthorized { status: 401, request_id: None });
     assert!(started.elapsed() < Duration::from_millis(1500), "{:?}", started.elapsed());
     assert_eq!(received(&persona).await.len(), 1);

@@ -1,12 +1,12 @@
 //! Why a request got no access, in three layers: the request broke a rule, the decision refused it, or Persona
-//! failed us. It becomes an HTTP answer in exactly one place, [`crate::lambda::problem`]; converting one never logs.
+//! failed us. It becomes an HTTP answer in exactly one place, the lambda layer's `problem.rs`; converting one never logs.
 
 use thiserror::Error;
 
 use crate::domain::ids::InquiryId;
 use crate::domain::policy::Refusal;
 use crate::domain::status::InquiryStatus;
-use crate::persona::UpstreamError;
+use crate::persona::error::UpstreamError;
 
 /// A request rule was broken (docs/design.md, "Request rules"): nothing was sent to Persona.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

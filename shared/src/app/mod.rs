@@ -1,6 +1,5 @@
 //! The resume service and what it needs: its errors and the cold-start state.
 
 pub mod error;
-pub mod port;
 pub mod service;
 pub mod state;

@@ -3,16 +3,19 @@
 //! or find/create a successor). Both functions run this same code; they differ only in the [`Action`].
 
 use crate::app::error::{About, Error, Failure, RequestError};
-use crate::app::port::PersonaPort;
 use crate::domain::ids::InquiryId;
+use crate::domain::inquiry::InquiryFacts;
 use crate::domain::owner::{Caller, Owner};
-use crate::domain::policy::{self, Decision, KnownAccounts, Refusal, Successor, TemplateCheck};
+use crate::domain::policy::{self, Decision, KnownAccounts, Refusal, Successor, TemplateCheck, TemplateFacts};
 use crate::domain::status::InquiryStatus;
 use crate::ops::config::Config;
 use crate::persona::calls::Invocation;
+use crate::persona::error::UpstreamError;
 use crate::persona::idempotency::KeySequence;
+use crate::persona::list_filter::ListFilter;
 use crate::persona::model::{CreateInquiry, CreateInquiryAttributes, Inquiry, InquiryDocument, InquiryList};
-use crate::persona::{ListFilter, Operation, UpstreamError};
+use crate::persona::operation::Operation;
+use crate::persona::port::PersonaPort;
 
 /// Which Lambda function is running: they share everything but the access they hand out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,7 +156,9 @@ struct Resolver<'a, 'i, P> {
 
 /// An inquiry we read with its template and account, and the user it belongs to.
 struct Located {
+    /// Kept for the diagnosis of an unavailable template check.
     document: InquiryDocument,
+    inquiry: InquiryFacts,
     /// The account's reference id, when the inquiry names an account and we could read it.
     account_reference: Option<String>,
     owner: Option<String>,
@@ -197,15 +202,16 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
     /// from `included`, or fetched when Persona left the account out).
     async fn read(&mut self, inquiry_id: &InquiryId) -> Result<Located, Failure> {
         let document = self.persona.get_inquiry(self.inv, inquiry_id).await.map_err(about_inquiry).about(inquiry_id)?;
+        let inquiry = InquiryFacts::from(&document.data);
         let mut account_reference = document.account_reference_id();
-        if document.data.reference_id().is_none() && account_reference.is_none() {
-            if let Some(account_id) = document.data.account_id() {
-                let account = self.persona.get_account(self.inv, &account_id).await.map_err(about_inquiry);
+        if inquiry.reference_id.is_none() && account_reference.is_none() {
+            if let Some(account_id) = &inquiry.account_id {
+                let account = self.persona.get_account(self.inv, account_id).await.map_err(about_inquiry);
                 account_reference = account.about(inquiry_id)?.data.reference_id().map(str::to_owned);
             }
         }
-        let owner = policy::owner_of(document.data.reference_id(), account_reference.as_deref()).map(str::to_owned);
-        Ok(Located { document, account_reference, owner })
+        let owner = policy::owner_of(inquiry.reference_id.as_deref(), account_reference.as_deref()).map(str::to_owned);
+        Ok(Located { document, inquiry, account_reference, owner })
     }
 
     /// `/me` (docs/design.md, "Returning users"): the user's newest owned inquiry on the template — first by the
@@ -257,36 +263,28 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
     }
 
     async fn decide_and_act(&mut self, located: Located) -> Result<Resolution, Failure> {
-        let Located { document, account_reference, owner } = located;
-        let latest_version = document.latest_published_version_id();
-        let inquiry = &document.data;
-        let template_check = policy::check_template(inquiry.template_version_id(), latest_version.as_deref());
+        let Located { document, inquiry, account_reference, owner } = located;
+        let template = TemplateFacts::from(&document);
+        let template_check = policy::check_template(&inquiry, &template);
         if template_check == TemplateCheck::Unavailable {
             tracing::warn!(
                 lambda_request_id = %self.inv.lambda_request_id,
                 inquiry_id = %inquiry.id,
-                pinned_version_known = inquiry.template_version_id().is_some(),
+                pinned_version_known = inquiry.pinned_version_id.is_some(),
                 template_returned = document.template_returned(),
-                legacy_template = inquiry.is_legacy(),
+                legacy_template = document.data.is_legacy(),
                 policy = ?self.config.template_check_unavailable,
                 "template version check unavailable"
             );
         }
-        let decision = policy::decide(
-            inquiry.status(),
-            inquiry.is_redacted(),
-            inquiry.template_version_id(),
-            latest_version.as_deref(),
-            self.config.template_check_unavailable,
-        )
-        .about(&inquiry.id)?;
+        let decision = policy::decide(&inquiry, &template, self.config.template_check_unavailable).about(&inquiry.id)?;
         match decision {
             Decision::Resume => {
-                let access = self.hand_out(&inquiry.id, inquiry.status(), None).await?;
-                Ok(Resolution { inquiry_id: inquiry.id.clone(), outcome: Outcome::Resumed, template_check, access })
+                let access = self.hand_out(&inquiry.id, &inquiry.status, None).await?;
+                Ok(Resolution { inquiry_id: inquiry.id, outcome: Outcome::Resumed, template_check, access })
             }
             Decision::Recreate { latest_version } => {
-                self.recreate(inquiry, owner.as_deref(), account_reference.as_deref(), &latest_version).await
+                self.recreate(&inquiry, owner.as_deref(), account_reference.as_deref(), &latest_version).await
             }
         }
     }
@@ -297,13 +295,14 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
     /// converge).
     async fn recreate(
         &mut self,
-        outdated: &Inquiry,
+        outdated: &InquiryFacts,
         owner: Option<&str>,
         account_reference: Option<&str>,
         latest_version: &str,
     ) -> Result<Resolution, Failure> {
         let template_id = outdated
-            .inquiry_template_id()
+            .template_id
+            .as_deref()
             .ok_or(UpstreamError::Malformed {
                 detail: "the outdated inquiry names no inquiry template".into(),
                 request_id: None,
@@ -313,8 +312,7 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
         let mut successor = None;
         if let Some(owner) = owner {
             let mut accounts = KnownAccounts::default();
-            let account_id = outdated.account_id();
-            let filter = match &account_id {
+            let filter = match &outdated.account_id {
                 Some(account_id) => {
                     accounts.add(account_id.clone(), account_reference);
                     ListFilter {
@@ -331,11 +329,11 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
                     ..ListFilter::default()
                 },
             };
-            let candidates = self.list(&filter).await.about(&outdated.id)?;
-            let owned =
-                candidates.data.iter().filter(|candidate| policy::listed_owner(candidate, &accounts) == Some(owner));
+            let page = self.list(&filter).await.about(&outdated.id)?;
+            let candidates: Vec<InquiryFacts> = page.data.iter().map(InquiryFacts::from).collect();
+            let owned = candidates.iter().filter(|candidate| policy::listed_owner(candidate, &accounts) == Some(owner));
             match policy::choose_successor(owned, &outdated.id, template_id, latest_version) {
-                Successor::Reuse(found) => successor = Some((found.id.clone(), found.status().clone())),
+                Successor::Reuse(found) => successor = Some((found.id.clone(), found.status.clone())),
                 Successor::Refuse { inquiry, refusal } => return Err(refusal).about(&inquiry.id),
                 Successor::Create => {}
             }
@@ -347,8 +345,8 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
                 let body = CreateInquiry::new(
                     CreateInquiryAttributes {
                         inquiry_template_id: template_id.to_owned(),
-                        reference_id: outdated.reference_id().map(str::to_owned),
-                        account_id: outdated.account_id().map(|id| id.to_string()),
+                        reference_id: outdated.reference_id.clone(),
+                        account_id: outdated.account_id.as_ref().map(|id| id.to_string()),
                         redirect_uri: self.config.redirect_uri.clone(),
                         tags: Vec::new(),
                     },
@@ -361,7 +359,7 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
         };
 
         let access = self.hand_out(&new_id, &new_status, session_token).await?;
-        let superseded_expired = if self.config.expire_superseded && outdated.status() != &InquiryStatus::Expired {
+        let superseded_expired = if self.config.expire_superseded && outdated.status != InquiryStatus::Expired {
             Some(self.expire_superseded(&outdated.id, latest_version).await)
         } else {
             None
@@ -485,8 +483,9 @@ fn same_inquiry(answered: &Inquiry, asked: &InquiryId) -> Result<(), UpstreamErr
 fn first_owned(page: &InquiryList, accounts: &KnownAccounts, owner: &Owner) -> Option<InquiryId> {
     page.data
         .iter()
+        .map(InquiryFacts::from)
         .find(|item| policy::is_owned_by(policy::listed_owner(item, accounts), owner))
-        .map(|item| item.id.clone())
+        .map(|item| item.id)
 }
 
 /// An upstream failure of a call about one inquiry: Persona's 404 is ours.

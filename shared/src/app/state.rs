@@ -6,10 +6,10 @@ use thiserror::Error;
 
 use crate::ops::config::{Config, ConfigError};
 use crate::ops::secrets::{KeyStore, SecretError};
+use crate::persona::client::PersonaClient;
 use crate::persona::preconnect::{DialOutcome, PreDial, DIAL_BUDGET};
 use crate::persona::retry::RetryPolicy;
-use crate::persona::warm_up::{warm_request_path, WarmedCalls, WARM_UP_BUDGET};
-use crate::persona::PersonaClient;
+use crate::persona::transport::{http_client, Transport};
 
 #[derive(Debug, Error)]
 pub enum StartupError {
@@ -22,22 +22,27 @@ pub enum StartupError {
 }
 
 pub struct AppState {
-    pub config: Config,
-    pub persona: PersonaClient,
-    /// What init did ahead of the first call (its log line says so).
-    pub head_start: HeadStart,
+    config: Config,
+    persona: PersonaClient,
+    /// Whether init opened the connection to Persona for the first call (its log line says so).
+    pre_dial: DialOutcome,
     /// True until the first invocation of this container took it (the `ColdStart` metric).
     cold: AtomicBool,
 }
 
-/// What init did for the first call: how many calls of the warm-up succeeded over loopback, and the pre-dial.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HeadStart {
-    pub warmed_calls: WarmedCalls,
-    pub pre_dial: DialOutcome,
-}
-
 impl AppState {
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn persona(&self) -> &PersonaClient {
+        &self.persona
+    }
+
+    pub(crate) fn pre_dial(&self) -> DialOutcome {
+        self.pre_dial
+    }
+
     /// Whether this is the container's first invocation; later calls answer false.
     pub fn take_cold_start(&self) -> bool {
         self.cold.swap(false, Ordering::Relaxed)
@@ -48,43 +53,37 @@ impl AppState {
         Self::from_config(Config::from_env()?).await
     }
 
-    /// The secret read (network) and the HTTP client (root certificates from disk, parsed: CPU; then its request
-    /// path run once over loopback, `persona/warm_up.rs`; then DNS, TCP and TLS to Persona,
-    /// `persona/preconnect.rs`) don't depend on each other, so they overlap: the client is built on a blocking
-    /// thread, warmed and dials Persona while the secret is read. A warm-up or dial that fails or runs past its
-    /// budget only means the first call pays for that itself, as it would without it.
+    /// The secret read (network) and the HTTP client (root certificates from disk, parsed: CPU; then DNS, TCP and
+    /// TLS to Persona, `persona/preconnect.rs`) don't depend on each other, so they overlap: the client is built on
+    /// a blocking thread and dials Persona while the secret is read. A dial that fails or runs past its budget only
+    /// means the first call dials itself, as it would without it.
     pub async fn from_config(config: Config) -> Result<Self, StartupError> {
         let predial = PreDial::new();
         let layer = predial.clone();
-        let http = tokio::task::spawn_blocking(move || PersonaClient::http_client(Some(&layer)));
+        let http = tokio::task::spawn_blocking(move || http_client(Some(&layer)));
         let connect = async {
             let http = http.await.map_err(|e| StartupError::Client(format!("could not build the HTTP client: {e}")))?;
             let http = http.map_err(StartupError::Client)?;
-            // Before the dial: the connection it keeps goes to the next connect, whichever host that is for.
-            let warmed_calls = warm_request_path(&http, &config.persona_version, WARM_UP_BUDGET).await;
             let pre_dial = predial.dial(&http, &config.persona_api_base_url, DIAL_BUDGET).await;
-            Ok::<_, StartupError>((http, HeadStart { warmed_calls, pre_dial }))
+            Ok::<_, StartupError>((http, pre_dial))
         };
         let (keys, http) = tokio::join!(KeyStore::load(&config.api_key_source), connect);
         // A bad secret is reported first, as before the overlap.
         let keys = keys?;
-        let (http, head_start) = http?;
-        let persona = PersonaClient::with_http(
-            http,
-            &config.persona_api_base_url,
-            &config.persona_version,
-            keys,
-            RetryPolicy::default(),
-        )
-        .map_err(StartupError::Client)?;
-        Ok(Self { config, persona, head_start, cold: AtomicBool::new(true) })
+        let (http, pre_dial) = http?;
+        let transport =
+            Transport::new(http, &config.persona_api_base_url, &config.persona_version, keys, RetryPolicy::default())
+                .map_err(StartupError::Client)?;
+        let persona = PersonaClient::new(transport);
+        Ok(Self { config, persona, pre_dial, cold: AtomicBool::new(true) })
     }
 
     /// For tests and callers that bring their own key store or retry policy.
     pub fn with_keys(config: Config, keys: KeyStore, retry: RetryPolicy) -> Result<Self, StartupError> {
-        let persona = PersonaClient::new(&config.persona_api_base_url, &config.persona_version, keys, retry)
+        let http = http_client(None).map_err(StartupError::Client)?;
+        let transport = Transport::new(http, &config.persona_api_base_url, &config.persona_version, keys, retry)
             .map_err(StartupError::Client)?;
-        let head_start = HeadStart { warmed_calls: WarmedCalls(0), pre_dial: DialOutcome::Off };
-        Ok(Self { config, persona, head_start, cold: AtomicBool::new(true) })
+        let persona = PersonaClient::new(transport);
+        Ok(Self { config, persona, pre_dial: DialOutcome::Off, cold: AtomicBool::new(true) })
     }
 }

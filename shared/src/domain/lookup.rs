@@ -152,7 +152,7 @@ mod tests {
             status,
             redacted: false,
             template_id: Some("itmpl_1".into()),
-            version_id: Some("itmplv_1".into()),
+            pinned_version_id: Some("itmplv_1".into()),
             reference_id: Some(USER.into()),
             account_id: None,
             created_at: Some(Timestamp::from_millis(minute * 60_000)),
@@ -256,7 +256,7 @@ mod tests {
         let accounts = accounts();
         let counting = Counting { owner: USER, accounts: &accounts, trusted_tag: None };
         let old = inquiry("inq_old", Expired, 10);
-        let on_v2 = |id: &str, status, minute| InquiryFacts { version_id: Some("itmplv_2".into()), ..inquiry(id, status, minute) };
+        let on_v2 = |id: &str, status, minute| InquiryFacts { pinned_version_id: Some("itmplv_2".into()), ..inquiry(id, status, minute) };
         let other_template = |id: &str, minute| InquiryFacts { template_id: Some("itmpl_9".into()), ..inquiry(id, Pending, minute) };
         let expect = |list: &[InquiryFacts], complete_list: bool| -> String {
             match successor(&Listed { items: list, complete: complete_list }, &counting, &old) {

@@ -4,10 +4,25 @@
 use serde::Serialize;
 
 use crate::domain::ids::{AccountId, InquiryId};
+use crate::domain::inquiry::InquiryFacts;
 use crate::domain::owner::Owner;
 use crate::domain::status::InquiryStatus;
-use crate::ops::config::UnavailablePolicy;
-use crate::persona::model::Inquiry;
+
+/// What to do when the template check is unavailable (`TEMPLATE_CHECK_UNAVAILABLE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnavailablePolicy {
+    /// Resume as if the template version were current (logged and reported).
+    Resume,
+    /// Refuse with 409 `template_check_unavailable`.
+    Reject,
+}
+
+/// What the rules know about an inquiry's template.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateFacts {
+    /// `itmplv_…`, when Persona returned the template (it does not for sandbox keys) and something is published.
+    pub latest_published_version: Option<String>,
+}
 
 /// Is the inquiry pinned to its template's latest published version?
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -31,8 +46,8 @@ impl TemplateCheck {
 }
 
 /// Compares the version an inquiry is pinned to with its template's latest published version.
-pub fn check_template(pinned_version: Option<&str>, latest_published_version: Option<&str>) -> TemplateCheck {
-    match (pinned_version, latest_published_version) {
+pub fn check_template(inquiry: &InquiryFacts, template: &TemplateFacts) -> TemplateCheck {
+    match (&inquiry.pinned_version_id, &template.latest_published_version) {
         (Some(pinned), Some(latest)) if pinned == latest => TemplateCheck::Current,
         (Some(_), Some(_)) => TemplateCheck::Outdated,
         _ => TemplateCheck::Unavailable,
@@ -61,20 +76,18 @@ pub enum Refusal {
 
 /// The decision table of docs/design.md, in its row order: redaction first, then status, then the template check.
 pub fn decide(
-    status: &InquiryStatus,
-    redacted: bool,
-    pinned_version: Option<&str>,
-    latest_published_version: Option<&str>,
+    inquiry: &InquiryFacts,
+    template: &TemplateFacts,
     when_unavailable: UnavailablePolicy,
 ) -> Result<Decision, Refusal> {
-    if redacted {
+    if inquiry.redacted {
         return Err(Refusal::Redacted);
     }
-    if !status.is_resumable() {
-        return Err(Refusal::NotResumable(status.clone()));
+    if !inquiry.status.is_resumable() {
+        return Err(Refusal::NotResumable(inquiry.status.clone()));
     }
-    match (check_template(pinned_version, latest_published_version), latest_published_version, when_unavailable) {
-        (TemplateCheck::Outdated, Some(latest), _) => Ok(Decision::Recreate { latest_version: latest.to_owned() }),
+    match (check_template(inquiry, template), &template.latest_published_version, when_unavailable) {
+        (TemplateCheck::Outdated, Some(latest), _) => Ok(Decision::Recreate { latest_version: latest.clone() }),
         (TemplateCheck::Unavailable, _, UnavailablePolicy::Reject) => Err(Refusal::TemplateCheckUnavailable),
         _ => Ok(Decision::Resume),
     }
@@ -117,19 +130,19 @@ impl KnownAccounts {
 
 /// The owner of an inquiry that came from a list (whose items carry no `included`): its own reference id, else the
 /// reference id of its account if we know that account.
-pub fn listed_owner<'a>(inquiry: &'a Inquiry, accounts: &'a KnownAccounts) -> Option<&'a str> {
-    let account_reference = inquiry.account_id().and_then(|id| accounts.reference_id(&id));
-    owner_of(inquiry.reference_id(), account_reference)
+pub fn listed_owner<'a>(inquiry: &'a InquiryFacts, accounts: &'a KnownAccounts) -> Option<&'a str> {
+    let account_reference = inquiry.account_id.as_ref().and_then(|id| accounts.reference_id(id));
+    owner_of(inquiry.reference_id.as_deref(), account_reference)
 }
 
 /// What replaces an outdated inquiry, among candidates already known to be the same owner's (newest first).
 #[derive(Debug, Clone)]
 pub enum Successor<'a> {
     /// An unfinished inquiry on the latest version: reuse it, create nothing.
-    Reuse(&'a Inquiry),
+    Reuse(&'a InquiryFacts),
     /// The newest inquiry on the latest version is finished or redacted: the user already went through the latest
     /// version, so nothing is created and the refusal names that inquiry.
-    Refuse { inquiry: &'a Inquiry, refusal: Refusal },
+    Refuse { inquiry: &'a InquiryFacts, refusal: Refusal },
     /// No inquiry on the latest version yet: create one.
     Create,
 }
@@ -137,21 +150,21 @@ pub enum Successor<'a> {
 /// Recreate step 1 (docs/design.md, "Recreate"): the newest of the owner's inquiries on the same template, other
 /// than the outdated one, pinned to the latest published version, decides.
 pub fn choose_successor<'a>(
-    owned_candidates: impl IntoIterator<Item = &'a Inquiry>,
+    owned_candidates: impl IntoIterator<Item = &'a InquiryFacts>,
     outdated_id: &InquiryId,
     template_id: &str,
     latest_version_id: &str,
 ) -> Successor<'a> {
     let newest = owned_candidates.into_iter().find(|candidate| {
         &candidate.id != outdated_id
-            && candidate.inquiry_template_id() == Some(template_id)
-            && candidate.template_version_id() == Some(latest_version_id)
+            && candidate.template_id.as_deref() == Some(template_id)
+            && candidate.pinned_version_id.as_deref() == Some(latest_version_id)
     });
     match newest {
         None => Successor::Create,
-        Some(inquiry) if inquiry.is_redacted() => Successor::Refuse { inquiry, refusal: Refusal::Redacted },
-        Some(inquiry) if !inquiry.status().is_resumable() => {
-            Successor::Refuse { inquiry, refusal: Refusal::NotResumable(inquiry.status().clone()) }
+        Some(inquiry) if inquiry.redacted => Successor::Refuse { inquiry, refusal: Refusal::Redacted },
+        Some(inquiry) if !inquiry.status.is_resumable() => {
+            Successor::Refuse { inquiry, refusal: Refusal::NotResumable(inquiry.status.clone()) }
         }
         Some(inquiry) => Successor::Reuse(inquiry),
     }
@@ -164,6 +177,24 @@ mod tests {
     use TemplateCheck::{Current, Outdated, Unavailable};
     use UnavailablePolicy::{Reject, Resume as ResumeAnyway};
 
+    fn facts(id: &str, status: InquiryStatus, redacted: bool, template: &str, pinned: Option<&str>) -> InquiryFacts {
+        InquiryFacts {
+            id: InquiryId::parse(id).unwrap(),
+            status,
+            redacted,
+            template_id: Some(template.to_owned()),
+            pinned_version_id: pinned.map(str::to_owned),
+            reference_id: None,
+            account_id: None,
+            created_at: None,
+            tags: Vec::new(),
+        }
+    }
+
+    fn template(latest: Option<&str>) -> TemplateFacts {
+        TemplateFacts { latest_published_version: latest.map(str::to_owned) }
+    }
+
     #[test]
     fn template_check_table() {
         let table = [
@@ -174,7 +205,8 @@ mod tests {
             (None, None, Unavailable),
         ];
         for (pinned, latest, expected) in table {
-            assert_eq!(check_template(pinned, latest), expected, "{pinned:?} vs {latest:?}");
+            let inquiry = facts("inq_1", Pending, false, "itmpl_1", pinned);
+            assert_eq!(check_template(&inquiry, &template(latest)), expected, "{pinned:?} vs {latest:?}");
         }
     }
 
@@ -188,6 +220,9 @@ mod tests {
         let unavailable = [(None, Some("itmplv_2")), (Some("itmplv_1"), None), (None, None)];
         let all_versions: Vec<_> = [current, outdated].into_iter().chain(unavailable).collect();
         let policies = [ResumeAnyway, Reject];
+        let decide = |status: &InquiryStatus, redacted, pinned: Option<&str>, latest: Option<&str>, policy| {
+            decide(&facts("inq_1", status.clone(), redacted, "itmpl_1", pinned), &template(latest), policy)
+        };
 
         // Row 1: redacted, whatever else.
         for status in open.iter().chain(finished.iter()) {
@@ -251,16 +286,8 @@ mod tests {
         }
     }
 
-    fn inquiry(id: &str, status: &str, template: &str, version: &str, redacted: bool) -> Inquiry {
-        serde_json::from_value(serde_json::json!({
-            "id": id,
-            "attributes": {"status": status, "redacted-at": if redacted { serde_json::json!("2024-01-01T00:00:00Z") } else { serde_json::Value::Null }},
-            "relationships": {
-                "inquiry-template": {"data": {"type": "inquiry-template", "id": template}},
-                "inquiry-template-version": {"data": {"id": version}}
-            }
-        }))
-        .unwrap()
+    fn inquiry(id: &str, status: &str, template: &str, version: &str, redacted: bool) -> InquiryFacts {
+        facts(id, InquiryStatus::from(status), redacted, template, Some(version))
     }
 
     #[test]
@@ -268,7 +295,7 @@ mod tests {
         let old = InquiryId::parse("inq_old").unwrap();
         // Ok(reused id), Err(Some((named id, refusal))) or Err(None) for "create".
         type Chosen = Result<String, Option<(String, Refusal)>>;
-        let reuse = |inquiries: &[Inquiry]| -> Chosen {
+        let reuse = |inquiries: &[InquiryFacts]| -> Chosen {
             match choose_successor(inquiries, &old, "itmpl_1", "itmplv_2") {
                 Successor::Reuse(found) => Ok(found.id.to_string()),
                 Successor::Refuse { inquiry, refusal } => Err(Some((inquiry.id.to_string(), refusal))),
@@ -281,7 +308,7 @@ mod tests {
         let expired = inquiry("inq_succ", "expired", "itmpl_1", "itmplv_2", false);
         let approved = inquiry("inq_done", "approved", "itmpl_1", "itmplv_2", false);
         let redacted = inquiry("inq_gone", "pending", "itmpl_1", "itmplv_2", true);
-        let table: Vec<(Vec<Inquiry>, Chosen)> = vec![
+        let table: Vec<(Vec<InquiryFacts>, Chosen)> = vec![
             (vec![], Err(None)),
             (vec![other_version.clone(), other_template.clone(), the_old_one.clone()], Err(None)),
             (vec![other_version.clone(), expired.clone(), approved.clone()], Ok("inq_succ".into())),
@@ -297,11 +324,10 @@ mod tests {
 
     #[test]
     fn listed_inquiries_are_owned_through_known_accounts_only() {
-        let listed: Inquiry = serde_json::from_value(serde_json::json!({
-            "id": "inq_1", "attributes": {"status": "pending", "reference-id": null},
-            "relationships": {"account": {"data": {"type": "account", "id": "act_1"}}}
-        }))
-        .unwrap();
+        let listed = InquiryFacts {
+            account_id: Some(AccountId::parse("act_1").unwrap()),
+            ..facts("inq_1", Pending, false, "itmpl_1", None)
+        };
         let mut accounts = KnownAccounts::default();
         assert_eq!(listed_owner(&listed, &accounts), None, "an unknown account proves nothing");
         accounts.add(AccountId::parse("act_2").unwrap(), Some("user-2"));

@@ -32,7 +32,7 @@ pub async fn handle(
 
     let result = run(state, function, &request, &mut inv).await;
     let response = match &result {
-        Ok(resolution) => success_response(resolution, &state.config.hosted_flow_url),
+        Ok(resolution) => success_response(resolution, &state.config().hosted_flow_url),
         Err(failure) => problem_response(failure),
     };
     InvocationSummary::new(function, &inv, &result, response.status().as_u16(), started, cold_start).emit();
@@ -45,8 +45,9 @@ async fn run(
     request: &Request,
     inv: &mut Invocation,
 ) -> Result<Resolution, Failure> {
-    let parsed = parse_request(request, function, state.config.auth_mode, &state.config.owner_claim)?;
-    ResumeService { config: &state.config, persona: &state.persona }.resolve(inv, &parsed).await
+    let config = state.config();
+    let parsed = parse_request(request, function, config.auth_mode, &config.owner_claim)?;
+    ResumeService { config, persona: state.persona() }.resolve(inv, &parsed).await
 }
 
 fn api_gateway_request_id(request: &Request) -> Option<String> {

@@ -6,7 +6,6 @@ pub mod problem;
 pub mod request;
 pub mod response;
 pub mod summary;
-pub mod warm_up;
 
 use crate::app::service::Function;
 use crate::app::state::AppState;
@@ -23,7 +22,7 @@ pub async fn serve(function: Function) -> Result<(), lambda_http::Error> {
             return Err(error.into());
         }
     };
-    warm_up::warm_up(&state, function).await;
+    tracing::info!(function = function.function_name(), pre_dial = state.pre_dial().as_str(), "initialised");
     let mut adapter =
         lambda_http::Adapter::from(lambda_http::service_fn(|request| handler::handle(&state, function, request)));
     lambda_http::lambda_runtime::run(lambda_http::service_fn(

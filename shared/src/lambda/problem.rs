@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::app::error::{Error, Failure, RequestError, Throttle};
 use crate::domain::policy::Refusal;
 use crate::domain::status::InquiryStatus;
-use crate::persona::UpstreamError;
+use crate::persona::error::UpstreamError;
 
 pub const PROBLEM_TYPE_PREFIX: &str = "urn:persona-resume:problem:";
 

@@ -53,7 +53,7 @@ impl<'a> InvocationSummary<'a> {
             status: self.status,
             cold_start: self.cold_start,
             upstream_calls: self.inv.calls.len(),
-            upstream_errors: InvocationMetrics::upstream_errors(self.inv),
+            upstream_errors: self.inv.upstream_errors(),
             upstream_ms: self.upstream_ms(),
             duration_ms: self.duration_ms,
         }

@@ -6,6 +6,7 @@
 use thiserror::Error;
 use url::Url;
 
+use crate::domain::policy::UnavailablePolicy;
 use crate::ops::secrets::{ApiKey, ApiKeySource};
 
 pub const DEFAULT_PERSONA_API_BASE_URL: &str = "https://api.withpersona.com/api/v1";
@@ -22,14 +23,6 @@ pub enum AuthMode {
     Jwt,
     /// Callers are trusted backends signed with IAM; no ownership check.
     Iam,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UnavailablePolicy {
-    /// Resume as if the template version were current (logged and reported).
-    Resume,
-    /// Refuse with 409 `template_check_unavailable`.
-    Reject,
 }
 
 #[derive(Debug, Clone)]

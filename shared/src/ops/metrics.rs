@@ -4,8 +4,6 @@
 
 use serde_json::{json, Value};
 
-use crate::persona::calls::Invocation;
-
 pub const NAMESPACE: &str = "PersonaResume";
 
 /// What one invocation reports.
@@ -25,11 +23,7 @@ pub struct InvocationMetrics<'a> {
     pub duration_ms: f64,
 }
 
-impl<'a> InvocationMetrics<'a> {
-    pub fn upstream_errors(inv: &Invocation) -> usize {
-        inv.calls.iter().filter(|call| call.status.is_none_or(|s| s == 429 || s >= 500)).count()
-    }
-
+impl InvocationMetrics<'_> {
     /// The EMF document (one line when serialized).
     pub fn to_emf(&self, timestamp_ms: u64) -> Value {
         let count = |name: &str| json!({"Name": name, "Unit": "Count"});
@@ -73,8 +67,6 @@ pub fn emit(metrics: &InvocationMetrics<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::persona::calls::UpstreamCall;
-    use std::time::{Duration, Instant};
 
     #[test]
     fn emf_document_shape() {
@@ -108,19 +100,5 @@ mod tests {
         assert_eq!(emf["Http5xx"], 0);
         assert_eq!(emf["UpstreamCalls"], 4);
         assert!(!emf.to_string().contains('\n'), "one line");
-    }
-
-    #[test]
-    fn upstream_errors_count_lost_answers_429_and_5xx() {
-        let mut inv = Invocation::new("r".into(), Instant::now() + Duration::from_secs(1));
-        for status in [None, Some(200), Some(404), Some(429), Some(503)] {
-            inv.record(UpstreamCall {
-                operation: crate::persona::Operation::GetInquiry,
-                status,
-                duration: Duration::ZERO,
-                request_id: None,
-            });
-        }
-        assert_eq!(InvocationMetrics::upstream_errors(&inv), 3);
     }
 }

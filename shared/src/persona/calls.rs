@@ -65,6 +65,11 @@ impl Invocation {
         self.calls.iter().map(|call| call.duration).sum()
     }
 
+    /// Attempts without a usable answer: no answer, 429 or 5xx.
+    pub fn upstream_errors(&self) -> usize {
+        self.calls.iter().filter(|call| call.status.is_none_or(|s| s == 429 || s >= 500)).count()
+    }
+
     pub fn request_ids(&self) -> Vec<&str> {
         self.calls.iter().filter_map(|call| call.request_id.as_deref()).collect()
     }
@@ -81,6 +86,15 @@ mod tests {
         assert_eq!(budget(Some(now + Duration::from_millis(100)), now), Duration::ZERO, "inside the margin");
         assert_eq!(budget(Some(now - Duration::from_secs(1)), now), Duration::ZERO, "already past");
         assert_eq!(budget(None, now), DEFAULT_BUDGET);
+    }
+
+    #[test]
+    fn upstream_errors_count_lost_answers_429_and_5xx() {
+        let mut inv = Invocation::new("r".into(), Instant::now() + Duration::from_secs(1));
+        for status in [None, Some(200), Some(404), Some(429), Some(503)] {
+            inv.record(UpstreamCall { operation: Operation::GetInquiry, status, duration: Duration::ZERO, request_id: None });
+        }
+        assert_eq!(inv.upstream_errors(), 3);
     }
 
     #[test]

@@ -53,6 +53,17 @@ pub struct InquiryAttributes {
     /// Tag names (the schema allows null items: they are dropped; a missing or malformed list reads as none).
     #[serde(default, deserialize_with = "tag_names")]
     pub tags: Vec<String>,
+    /// ISO 8601; anything but a string (null, absent, malformed) reads as unknown: such an inquiry is never
+    /// "newer" than another.
+    #[serde(default, deserialize_with = "string_or_none")]
+    pub created_at: Option<String>,
+}
+
+fn string_or_none<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(deserializer)? {
+        serde_json::Value::String(text) => Some(text),
+        _ => None,
+    })
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -35,10 +35,6 @@ pub const DIAL_BUDGET: Duration = Duration::from_millis(300);
 /// pre-dialed connection is never trusted longer than a pooled one would be.
 pub const MAX_KEPT_AGE: Duration = Duration::from_secs(50);
 
-/// Bench-only: the benchmark sets it to measure the first call without the pre-dial. Not a configuration
-/// setting (design.md lists none for this); nothing in production sets it.
-pub const BENCH_OFF_VARIABLE: &str = "PERSONA_RESUME_BENCH_NO_PREDIAL";
-
 /// Error of the init-time request's connect once its connection is kept. Never seen by a caller.
 #[derive(Debug, thiserror::Error)]
 #[error("connection kept for the first call")]
@@ -70,7 +66,7 @@ pub enum DialOutcome {
     Failed,
     /// The budget ran out: the dial was abandoned.
     TimedOut,
-    /// Not done: switched off for the benchmark, or state built without it (tests).
+    /// Not done: state built without it (tests feeding events straight into the handler).
     Off,
 }
 
@@ -104,9 +100,6 @@ impl PreDial {
     /// Opens the connection to `base_url`'s host through `http` (a client built with [`PreDial::layer`]) and
     /// keeps it for the next request. Sends nothing to the server; takes at most `budget`.
     pub async fn dial(&self, http: &reqwest::Client, base_url: &Url, budget: Duration) -> DialOutcome {
-        if std::env::var_os(BENCH_OFF_VARIABLE).is_some() {
-            return DialOutcome::Off;
-        }
         *self.lock() = Slot::Catching;
         // The method and path are never sent: the connect fails once the connection is kept.
         let attempt = tokio::time::timeout(budget, http.head(base_url.clone()).send()).await;
@@ -120,11 +113,6 @@ impl PreDial {
             *slot = Slot::Pass;
         }
         outcome
-    }
-
-    /// Whether a connection is held for the next request (tests).
-    pub fn is_holding(&self) -> bool {
-        matches!(*self.lock(), Slot::Holding { .. })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Slot> {
@@ -228,6 +216,10 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
+    fn is_holding(predial: &PreDial) -> bool {
+        matches!(*predial.lock(), Slot::Holding { .. })
+    }
+
     fn client(predial: &PreDial) -> reqwest::Client {
         reqwest::Client::builder().connector_layer(predial.layer()).build().unwrap()
     }
@@ -290,7 +282,7 @@ mod tests {
         let predial = PreDial::new();
         let http = client(&predial);
         assert_eq!(predial.dial(&http, &url, DIAL_BUDGET).await, DialOutcome::Failed);
-        assert!(!predial.is_holding());
+        assert!(!is_holding(&predial));
         // Later connects pass through (and fail here as they would without the layer).
         assert!(http.get(url).send().await.unwrap_err().is_connect());
     }
@@ -305,7 +297,7 @@ mod tests {
         let started = Instant::now();
         assert_eq!(predial.dial(&http, &url, Duration::from_millis(100)).await, DialOutcome::TimedOut);
         assert!(started.elapsed() < Duration::from_millis(600), "{:?}", started.elapsed());
-        assert!(!predial.is_holding());
+        assert!(!is_holding(&predial));
         drop(listener);
     }
 
@@ -379,10 +371,10 @@ mod tests {
         let mut gates = gates.into_iter();
         gates.next().unwrap().send(()).unwrap();
         assert_eq!(earlier.await.unwrap().unwrap().0, 0, "the earlier connect is its caller's");
-        assert!(!predial.is_holding());
+        assert!(!is_holding(&predial));
         gates.next().unwrap().send(()).unwrap();
         assert!(dial.await.unwrap().unwrap_err().is::<Kept>(), "the dial's connect is kept");
-        assert!(predial.is_holding());
+        assert!(is_holding(&predial));
         assert_eq!(connector.call(2).await.unwrap().0, 1, "the next connect gets the kept connection");
     }
 }

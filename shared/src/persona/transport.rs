@@ -1,31 +1,34 @@
 //! One logical Persona call on the wire: build the request, perform it, record it, and execute what the retry
 //! policy ([`crate::persona::retry::next`]) decides. Everything this module decides itself is pure and small:
-//! classifying an answer into an [`Attempt`], reading a 403's reason, the body cap.
+//! classifying an answer into an [`Attempt`], reading a 403's reason, the body cap. The endpoints are the
+//! client's (`client.rs`), over this.
 
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use crate::ops::secrets::ApiKey;
+use crate::ops::secrets::{ApiKey, KeyStore};
 use crate::persona::calls::{Invocation, UpstreamCall};
-use crate::persona::client::PersonaClient;
 use crate::persona::error::UpstreamError;
 use crate::persona::idempotency::KeySequence;
 use crate::persona::operation::Operation;
-use crate::persona::retry::{next, Action, Attempt, Final, Forbidden, Key, Keys, RetryState};
+use crate::persona::preconnect::PreDial;
+use crate::persona::retry::{next, Action, Attempt, Final, Forbidden, Key, Keys, RetryPolicy, RetryState};
+
+const USER_AGENT: &str = concat!("persona-resume/", env!("CARGO_PKG_VERSION"));
 
 /// The largest answer body read from Persona. Persona's documents are a few KiB; a function has 128 MB, so a
 /// broken or hostile upstream must not make it buffer without bound.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// A raw answer before parsing.
-pub(super) struct Answer {
-    pub(super) body: Bytes,
-    pub(super) request_id: Option<String>,
+pub struct Answer {
+    body: Bytes,
+    request_id: Option<String>,
 }
 
 /// One performed attempt: how it ended, and what came back (an empty body when nothing did).
@@ -34,9 +37,66 @@ struct Performed {
     answer: Answer,
 }
 
-impl PersonaClient {
+/// The HTTP client (root certificates read and parsed: the costly, blocking part, so a cold start builds it on a
+/// blocking thread while the secret is read). With a [`PreDial`], its connector can open the first connection
+/// during init (`preconnect.rs`).
+pub fn http_client(predial: Option<&PreDial>) -> Result<reqwest::Client, String> {
+    let builder = match predial {
+        Some(predial) => reqwest::Client::builder().connector_layer(predial.layer()),
+        None => reqwest::Client::builder(),
+    };
+    builder
+        .user_agent(USER_AGENT)
+        .connect_timeout(Duration::from_secs(3))
+        // Persona closes idle connections; Lambda may freeze us for longer. A stale connection shows up as a
+        // connection error, which is retried with the same idempotency key.
+        .pool_idle_timeout(Duration::from_secs(50))
+        .tcp_nodelay(true)
+        // Never follow a redirect with our bearer key.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| format!("could not build the HTTP client: {e}"))
+}
+
+/// Where and how Persona is called: one `reqwest` client (keep-alive, rustls) built at cold start, the base URL,
+/// the API version, the key and the retry policy.
+pub struct Transport {
+    http: reqwest::Client,
+    /// Always ends with `/`, so joining keeps its path (`…/api/v1/` + `inquiries`).
+    base_url: Url,
+    persona_version: HeaderValue,
+    keys: KeyStore,
+    retry: RetryPolicy,
+}
+
+impl Transport {
+    /// A transport over an HTTP client from [`http_client`].
+    pub fn new(
+        http: reqwest::Client,
+        base_url: &Url,
+        persona_version: &str,
+        keys: KeyStore,
+        retry: RetryPolicy,
+    ) -> Result<Self, String> {
+        let mut base_url = base_url.clone();
+        if !base_url.path().ends_with('/') {
+            let path = format!("{}/", base_url.path());
+            base_url.set_path(&path);
+        }
+        let persona_version =
+            HeaderValue::from_str(persona_version).map_err(|_| "PERSONA_VERSION is not a valid header value")?;
+        Ok(Self { http, base_url, persona_version, keys, retry })
+    }
+
+    /// The base URL with `segments` appended, each percent-encoded as one path segment.
+    pub fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base_url.clone();
+        url.path_segments_mut().expect("validated http(s) base URL").pop_if_empty().extend(segments);
+        url
+    }
+
     /// Sends one logical call, retrying within the invocation's deadline as [`crate::persona::retry`] decides.
-    pub(super) async fn send(
+    pub async fn send(
         &self,
         inv: &mut Invocation,
         operation: Operation,
@@ -320,7 +380,7 @@ fn describe_transport_error(error: &reqwest::Error) -> String {
 
 /// Parses a 2xx body. The error names the position and kind only: serde's messages can quote values, and those
 /// values may be tokens or links.
-pub(super) fn parse<T: DeserializeOwned>(operation: Operation, answer: Answer) -> Result<T, UpstreamError> {
+pub fn parse<T: DeserializeOwned>(operation: Operation, answer: Answer) -> Result<T, UpstreamError> {
     serde_json::from_slice(&answer.body).map_err(|error| {
         let detail = match error.classify() {
             serde_json::error::Category::Data => {
@@ -335,7 +395,6 @@ pub(super) fn parse<T: DeserializeOwned>(operation: Operation, answer: Answer) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::header::HeaderValue;
 
     #[test]
     fn a_403_is_a_quota_only_when_persona_says_so() {

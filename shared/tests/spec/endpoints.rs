@@ -4,8 +4,10 @@
 //! document implies.
 
 use persona_resume::domain::ids::AccountId;
-use persona_resume::domain::policy::{self, Decision, KnownAccounts, Refusal, TemplateCheck};
-use persona_resume::ops::config::UnavailablePolicy;
+use persona_resume::domain::inquiry::InquiryFacts;
+use persona_resume::domain::policy::{
+    self, Decision, KnownAccounts, Refusal, TemplateCheck, TemplateFacts, UnavailablePolicy,
+};
 use persona_resume::persona::model::{
     Account, AccountDocument, AccountList, CreatedDocument, ExpiredDocument, Inquiry, InquiryDocument, InquiryList,
     OneTimeLinkDocument, ResumeDocument,
@@ -144,17 +146,13 @@ fn check_inquiry(
         (Some(_), Some(_)) => TemplateCheck::Outdated,
         _ => TemplateCheck::Unavailable,
     };
-    let check = policy::check_template(inquiry.template_version_id(), latest);
+    let facts = InquiryFacts::from(inquiry);
+    let template = TemplateFacts { latest_published_version: latest.map(str::to_owned) };
+    let check = policy::check_template(&facts, &template);
     expect_eq("template check", check, implied_check)?;
     let resumable = !redacted && matches!(status, "created" | "pending" | "expired");
     for when_unavailable in [UnavailablePolicy::Resume, UnavailablePolicy::Reject] {
-        let decided = policy::decide(
-            inquiry.status(),
-            inquiry.is_redacted(),
-            inquiry.template_version_id(),
-            latest,
-            when_unavailable,
-        );
+        let decided = policy::decide(&facts, &template, when_unavailable);
         let expected = if redacted {
             Err(Refusal::Redacted)
         } else if !resumable {
@@ -211,9 +209,10 @@ fn check_list(document: &Value) -> Result<Vec<String>, Failure> {
         .map(|(inquiry, raw)| check_inquiry(raw, inquiry, None, None).map(|i| i.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
     // The successor choice runs over every list the decision may see.
-    for inquiry in &read.data {
-        if let (Some(template), Some(version)) = (inquiry.inquiry_template_id(), inquiry.template_version_id()) {
-            let _ = policy::choose_successor(&read.data, &inquiry.id, template, version);
+    let facts: Vec<InquiryFacts> = read.data.iter().map(InquiryFacts::from).collect();
+    for inquiry in &facts {
+        if let (Some(template), Some(version)) = (&inquiry.template_id, &inquiry.pinned_version_id) {
+            let _ = policy::choose_successor(&facts, &inquiry.id, template, version);
         }
         let _ = policy::listed_owner(inquiry, &KnownAccounts::default());
     }

@@ -6,8 +6,9 @@ use std::time::{Duration, Instant};
 use persona_resume::ops::config::Config;
 use persona_resume::ops::secrets::{ApiKey, KeyStore};
 use persona_resume::persona::calls::Invocation;
+use persona_resume::persona::client::PersonaClient;
 use persona_resume::persona::retry::RetryPolicy;
-use persona_resume::AppState;
+use persona_resume::persona::transport::{http_client, Transport};
 use serde_json::{json, Value};
 
 pub const API_KEY: &str = "persona_sandbox_test_key_0123456789";
@@ -69,8 +70,16 @@ pub fn config(base_url: &str, extra: &[(&str, &str)]) -> Config {
     Config::from_lookup(|name| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone())).unwrap()
 }
 
-pub fn state(base_url: &str, extra: &[(&str, &str)]) -> AppState {
-    AppState::with_keys(config(base_url, extra), KeyStore::fixed(ApiKey::new(API_KEY.into())), fast_retry()).unwrap()
+/// The client as cold start builds it (without the pre-dial), over `keys`.
+pub fn client_with_keys(config: &Config, keys: KeyStore) -> PersonaClient {
+    let http = http_client(None).unwrap();
+    PersonaClient::new(
+        Transport::new(http, &config.persona_api_base_url, &config.persona_version, keys, fast_retry()).unwrap(),
+    )
+}
+
+pub fn client(base_url: &str, extra: &[(&str, &str)]) -> PersonaClient {
+    client_with_keys(&config(base_url, extra), KeyStore::fixed(ApiKey::new(API_KEY.into())))
 }
 
 pub fn invocation(budget: Duration) -> Invocation {

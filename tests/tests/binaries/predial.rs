@@ -2,7 +2,7 @@
 //! (`cargo build --release -p issue-link -p resume-session`) against the fake Persona behind a TLS front whose
 //! throwaway CA the functions trust through `SSL_CERT_FILE`: one TLS connection and no request at init, the first
 //! call served on it; and never worse when the dial is refused, hangs, or its connection is closed before use.
-//! The init line reports what init did for the first call: the loopback warm-up's calls and the dial's outcome.
+//! The init line reports what init did for the first call: the dial's outcome.
 
 use std::time::Duration;
 
@@ -40,13 +40,13 @@ async fn function(fake: &FakePersona, base_url: &str, ca_file: &std::path::Path)
     FunctionProcess::spawn_with(options).await.expect("spawn")
 }
 
-/// The "initialised" log line's account of the warm-up (calls that succeeded over loopback) and the pre-dial.
-async fn head_start(process: &FunctionProcess) -> (u64, String) {
+/// The "initialised" log line's account of the pre-dial.
+async fn pre_dial(process: &FunctionProcess) -> String {
     let line = process
         .wait_for_json_log(|line| line["message"] == "initialised", Duration::from_secs(5))
         .await
         .expect("the initialised line");
-    (line["warmed_calls"].as_u64().unwrap_or(0), line["pre_dial"].as_str().unwrap_or_default().to_owned())
+    line["pre_dial"].as_str().unwrap_or_default().to_owned()
 }
 
 /// Invokes once with a freshly seeded inquiry; the answer must be 200 and each Persona call made at most once.
@@ -71,7 +71,7 @@ async fn init_opens_one_tls_connection_without_a_request_and_the_first_call_uses
     process.cold_start().await.expect("cold start");
     assert_eq!(front.accepted(), 1, "one connection opened during init");
     assert!(fake.requests().is_empty(), "no request during init: {:?}", fake.requests());
-    assert_eq!(head_start(&process).await, (3, "kept".to_owned()), "warmed over loopback, then dialed");
+    assert_eq!(pre_dial(&process).await, "kept");
     resume_once(&process, &fake).await;
     resume_once(&process, &fake).await;
     assert_eq!(front.accepted(), 1, "both invocations on the pre-dialed connection");
@@ -96,7 +96,7 @@ async fn a_refused_dial_fails_neither_init_nor_the_first_call() {
     // Nothing listens yet: the pre-dial is refused.
     let process = function(&fake, &format!("https://127.0.0.1:{port}/api/v1"), identity.ca_file()).await;
     process.cold_start().await.expect("cold start despite the refused dial");
-    assert_eq!(head_start(&process).await, (3, "failed".to_owned()));
+    assert_eq!(pre_dial(&process).await, "failed");
     let front = TlsFront::serve(identity, port, fake.addr(), FrontMode::Forward).unwrap();
     resume_once(&process, &fake).await;
     assert_eq!(front.accepted(), 1, "the first call dialed");
@@ -112,7 +112,7 @@ async fn a_hanging_handshake_delays_init_by_its_budget_at_most() {
     let process = function(&fake, &format!("https://127.0.0.1:{port}/api/v1"), identity.ca_file()).await;
     let cold = process.cold_start().await.expect("cold start despite the hanging dial");
     assert!(cold < DIAL_BUDGET + Duration::from_secs(1), "init took {cold:?}");
-    assert_eq!(head_start(&process).await, (3, "timed_out".to_owned()));
+    assert_eq!(pre_dial(&process).await, "timed_out");
     drop(silent);
     let front = TlsFront::serve(identity, port, fake.addr(), FrontMode::Forward).unwrap();
     resume_once(&process, &fake).await;

@@ -1,5 +1,6 @@
-//! What the service needs from Persona, as a port: the real `PersonaClient` implements it, and the service's
-//! unit tests use a small in-memory double, so the orchestration is tested without HTTP.
+//! What the service needs from Persona, as a port, next to the documents it is spelled in: the real
+//! `PersonaClient` implements it, and the service's unit tests use a small in-memory double, so the orchestration
+//! is tested without HTTP.
 
 use crate::domain::ids::{AccountId, InquiryId};
 use crate::persona::calls::Invocation;
@@ -8,7 +9,8 @@ use crate::persona::model::{
     AccountDocument, AccountList, CreateInquiry, CreatedDocument, ExpiredDocument, InquiryDocument, InquiryList,
     OneTimeLinkDocument, ResumeDocument,
 };
-use crate::persona::{ListFilter, UpstreamError};
+use crate::persona::error::UpstreamError;
+use crate::persona::list_filter::ListFilter;
 
 /// Persona's inquiry and account endpoints, as the service uses them.
 // The service is generic over the port and runs on one current-thread runtime: the futures need no `Send` bound.
