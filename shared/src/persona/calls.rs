@@ -1,6 +1,10 @@
 //! Per-invocation bookkeeping: the Lambda request id (for idempotency keys), the deadline every upstream call
 //! must fit in, and a record of the upstream calls for the invocation's log line.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::persona::operation::Operation;
@@ -34,16 +38,143 @@ pub struct UpstreamCall {
     pub request_id: Option<String>,
 }
 
+/// What a [`CallGate`] says to one more Persona call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    Granted,
+    /// The deployment's share of Persona calls is spent: the call is not sent.
+    Refused { retry_after_seconds: u64 },
+    /// The gate could not tell: the call goes ahead (fail open) and the invocation says so.
+    Unavailable,
+}
+
+/// Reserves Persona calls in the deployment's share before they are sent (docs/design.md, "Budgets": a retry or a
+/// call beyond the plan reserves one more). The guard implements it; the persona layer knows only this.
+pub trait CallGate: Send + Sync {
+    fn reserve(&self, calls: u32) -> Pin<Box<dyn Future<Output = Gate> + Send + '_>>;
+}
+
+/// The calls of one invocation, shared by its concurrent branches ([`Invocation::branch`]): the count the cap
+/// applies to, what the gate granted, and whether the gate failed open.
+#[derive(Default)]
+struct CallBudget {
+    made: AtomicUsize,
+    reserved: AtomicU32,
+    gate: Option<Arc<dyn CallGate>>,
+    failed_open: AtomicBool,
+}
+
+impl std::fmt::Debug for CallBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallBudget")
+            .field("made", &self.made)
+            .field("reserved", &self.reserved)
+            .field("gated", &self.gate.is_some())
+            .field("failed_open", &self.failed_open)
+            .finish()
+    }
+}
+
 #[derive(Debug)]
 pub struct Invocation {
     pub lambda_request_id: String,
     deadline: Instant,
+    /// The calls this branch made (a branch's are appended to its parent's by [`Invocation::join`]).
     pub calls: Vec<UpstreamCall>,
+    budget: Arc<CallBudget>,
 }
 
 impl Invocation {
     pub fn new(lambda_request_id: String, deadline: Instant) -> Self {
-        Self { lambda_request_id, deadline, calls: Vec::new() }
+        Self { lambda_request_id, deadline, calls: Vec::new(), budget: Arc::default() }
+    }
+
+    /// From now on every Persona call beyond the `reserved` ones (the plan the guard admitted) is reserved
+    /// through `gate` before it is sent.
+    pub fn gate_calls(&mut self, gate: Arc<dyn CallGate>, reserved: u32) {
+        let made = self.budget.made.load(Ordering::Relaxed);
+        self.budget = Arc::new(CallBudget {
+            made: AtomicUsize::new(made),
+            reserved: AtomicU32::new(reserved),
+            gate: Some(gate),
+            failed_open: AtomicBool::new(self.budget.failed_open.load(Ordering::Relaxed)),
+        });
+    }
+
+    /// Before sending a call: reserves it when the plan's reservation is used up. `Err` with the seconds to the
+    /// next window when the share is spent.
+    pub async fn reserve_call(&self) -> Result<(), u64> {
+        let budget = &self.budget;
+        let Some(gate) = &budget.gate else { return Ok(()) };
+        if budget.failed_open.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let made = u32::try_from(budget.made.load(Ordering::Relaxed)).unwrap_or(u32::MAX);
+        if made < budget.reserved.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        match gate.reserve(1).await {
+            Gate::Granted => {
+                budget.reserved.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Gate::Refused { retry_after_seconds } => Err(retry_after_seconds),
+            Gate::Unavailable => {
+                self.note_guard_unavailable();
+                Ok(())
+            }
+        }
+    }
+
+    /// Reserves `calls` more at once (a step whose calls are known, e.g. a replacement's list and create) so they
+    /// don't cost a round trip each; the same answers as [`Self::reserve_call`].
+    pub async fn reserve_calls(&self, calls: u32) -> Result<(), u64> {
+        let budget = &self.budget;
+        let Some(gate) = &budget.gate else { return Ok(()) };
+        if calls == 0 || budget.failed_open.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        match gate.reserve(calls).await {
+            Gate::Granted => {
+                budget.reserved.fetch_add(calls, Ordering::Relaxed);
+                Ok(())
+            }
+            Gate::Refused { retry_after_seconds } => Err(retry_after_seconds),
+            Gate::Unavailable => {
+                self.note_guard_unavailable();
+                Ok(())
+            }
+        }
+    }
+
+    /// The guard failed in this invocation: its limits pass from now on (the `GuardUnavailable` metric).
+    pub fn note_guard_unavailable(&self) {
+        self.budget.failed_open.store(true, Ordering::Relaxed);
+    }
+
+    pub fn guard_unavailable(&self) -> bool {
+        self.budget.failed_open.load(Ordering::Relaxed)
+    }
+
+    /// Calls made by the whole invocation, every branch included (what the cap of 8 applies to).
+    pub fn calls_made(&self) -> usize {
+        self.budget.made.load(Ordering::Relaxed)
+    }
+
+    /// A branch for a call that runs concurrently with another: the same deadline, cap and reservations; its
+    /// calls are handed back by [`Self::join`].
+    pub fn branch(&self) -> Self {
+        Self {
+            lambda_request_id: self.lambda_request_id.clone(),
+            deadline: self.deadline,
+            calls: Vec::new(),
+            budget: Arc::clone(&self.budget),
+        }
+    }
+
+    /// Takes a branch's call records back.
+    pub fn join(&mut self, branch: Self) {
+        self.calls.extend(branch.calls);
     }
 
     /// Converts Lambda's wall-clock deadline into a monotonic one, keeping [`DEADLINE_MARGIN`] back.
@@ -57,6 +188,7 @@ impl Invocation {
     }
 
     pub fn record(&mut self, call: UpstreamCall) {
+        self.budget.made.fetch_add(1, Ordering::Relaxed);
         self.calls.push(call);
     }
 

@@ -13,6 +13,8 @@ pub struct ListFilter<'a> {
     pub account_ids: Vec<&'a AccountId>,
     pub inquiry_template_id: Option<&'a str>,
     pub page_size: u8,
+    /// The cursor of the page to read (`page[after]`, from the previous page's `links.next`).
+    pub page_after: Option<&'a str>,
 }
 
 impl ListFilter<'_> {
@@ -30,6 +32,9 @@ impl ListFilter<'_> {
             query.append_pair("filter[inquiry-template-id]", template_id);
         }
         query.append_pair("page[size]", &self.page_size.clamp(1, 100).to_string());
+        if let Some(cursor) = self.page_after {
+            query.append_pair("page[after]", cursor);
+        }
     }
 }
 
@@ -54,6 +59,10 @@ mod tests {
                     ..ListFilter::default()
                 },
                 "filter%5Baccount-id%5D=act_1%2Cact_2&filter%5Binquiry-template-id%5D=itmpl_1&page%5Bsize%5D=100",
+            ),
+            (
+                ListFilter { reference_id: Some("u"), page_size: 100, page_after: Some("inq_7"), ..ListFilter::default() },
+                "filter%5Breference-id%5D=u&page%5Bsize%5D=100&page%5Bafter%5D=inq_7",
             ),
         ];
         for (filter, expected) in table {

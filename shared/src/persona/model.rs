@@ -224,18 +224,24 @@ impl InquiryDocument {
     }
 }
 
-/// One page of a list endpoint (`{"data": [...]}`; `links` and `meta` are ignored). An item we can't read (say, an
-/// id that is not an id of its kind) is left out and counted rather than failing the page: the service only ever
-/// uses items that pass its ownership check anyway.
+/// One page of a list endpoint (`{"data": [...], "links": {"next": ...}}`; `meta` is ignored). An item we can't
+/// read (say, an id that is not an id of its kind) is left out and counted rather than failing the page: the
+/// service only ever uses items that pass its ownership check anyway.
 #[derive(Debug, Clone)]
 pub struct Page<T> {
     pub data: Vec<T>,
     pub unreadable_items: usize,
+    /// Whether `links.next` names a further page.
+    pub has_next: bool,
+    /// The `page[after]` cursor of `links.next`. Persona's own example carries only the cursor (not the filters),
+    /// so following the link literally would list everybody's inquiries: the cursor goes into our own filtered
+    /// query instead. `None` with `has_next`: a next page we can't follow.
+    pub next_cursor: Option<String>,
 }
 
 impl<T> Default for Page<T> {
     fn default() -> Self {
-        Self { data: Vec::new(), unreadable_items: 0 }
+        Self { data: Vec::new(), unreadable_items: 0, has_next: false, next_cursor: None }
     }
 }
 
@@ -245,12 +251,29 @@ impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Page<T> {
         struct Raw {
             #[serde(deserialize_with = "null_as_default")]
             data: Vec<serde_json::Value>,
+            #[serde(default)]
+            links: Option<serde_json::Value>,
         }
-        let items = Raw::deserialize(deserializer)?.data;
-        let total = items.len();
-        let data: Vec<T> = items.into_iter().filter_map(|item| serde_json::from_value(item).ok()).collect();
-        Ok(Self { unreadable_items: total - data.len(), data })
+        let raw = Raw::deserialize(deserializer)?;
+        let total = raw.data.len();
+        let data: Vec<T> = raw.data.into_iter().filter_map(|item| serde_json::from_value(item).ok()).collect();
+        let next = raw.links.as_ref().and_then(|links| links.get("next")).and_then(serde_json::Value::as_str);
+        let next = next.filter(|link| !link.is_empty());
+        Ok(Self {
+            unreadable_items: total - data.len(),
+            data,
+            has_next: next.is_some(),
+            next_cursor: next.and_then(page_after),
+        })
     }
+}
+
+/// The `page[after]` value of a next link, absolute or relative (`/api/v1/inquiries?page%5Bafter%5D=inq_…`).
+fn page_after(link: &str) -> Option<String> {
+    let base = url::Url::parse("https://persona.invalid/").ok()?;
+    let url = base.join(link).ok()?;
+    let cursor = url.query_pairs().find(|(name, _)| name == "page[after]").map(|(_, value)| value.into_owned());
+    cursor.filter(|value| !value.is_empty())
 }
 
 /// `GET /inquiries`
@@ -543,6 +566,28 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(doc.latest_published_version_id(), None);
+    }
+
+    #[test]
+    fn a_next_link_gives_its_cursor_never_its_url() {
+        let page = |links: serde_json::Value| -> InquiryList {
+            serde_json::from_value(serde_json::json!({"data": [], "links": links})).unwrap()
+        };
+        let table = [
+            (serde_json::json!({"next": "/api/v1/inquiries?page%5Bafter%5D=inq_7"}), true, Some("inq_7")),
+            (serde_json::json!({"next": "https://api.withpersona.com/api/v1/inquiries?page[after]=inq_8&x=1"}), true, Some("inq_8")),
+            (serde_json::json!({"next": "/api/v1/inquiries?page%5Bbefore%5D=inq_7"}), true, None),
+            (serde_json::json!({"next": null, "prev": "/x?page%5Bafter%5D=inq_1"}), false, None),
+            (serde_json::json!({"next": ""}), false, None),
+            (serde_json::json!(null), false, None),
+            (serde_json::json!({"next": 7}), false, None),
+        ];
+        for (links, has_next, cursor) in table {
+            let read = page(links.clone());
+            assert_eq!((read.has_next, read.next_cursor.as_deref()), (has_next, cursor), "{links}");
+        }
+        let without_links: InquiryList = serde_json::from_value(serde_json::json!({"data": []})).unwrap();
+        assert!(!without_links.has_next);
     }
 
     #[test]

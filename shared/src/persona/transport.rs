@@ -108,14 +108,17 @@ impl Transport {
         let mut state = RetryState::new(operation, Keys::of(operation, keys.is_some(), keys.as_ref().is_some_and(KeySequence::is_held_in_ledger)));
         loop {
             let remaining = inv.remaining();
-            if !self.retry.may_start(remaining, inv.calls.len()) {
+            if !self.retry.may_start(remaining, inv.calls_made()) {
                 return Err(state.last_failure().clone());
             }
+            inv.reserve_call()
+                .await
+                .map_err(|retry_after_seconds| UpstreamError::BudgetExhausted { retry_after_seconds })?;
             let api_key = self.keys.current();
             let request = self.request(&method, &url, &api_key, body.as_deref(), keys.as_ref());
             let Performed { mut attempt, answer } = self.perform(inv, operation, request, remaining).await;
             let (key, wait) = loop {
-                match next(&self.retry, &mut state, attempt, inv.remaining(), inv.calls.len(), fastrand::f64()) {
+                match next(&self.retry, &mut state, attempt, inv.remaining(), inv.calls_made(), fastrand::f64()) {
                     Action::Succeed => return Ok(answer),
                     Action::GiveUp(failure) => return Err(failure),
                     Action::RereadKey => {
@@ -197,7 +200,7 @@ impl Transport {
     ) {
         let operation = operation.as_str();
         let lambda_request_id = inv.lambda_request_id.as_str();
-        let attempt_number = inv.calls.len();
+        let attempt_number = inv.calls_made();
         let elapsed_ms = duration.as_millis() as u64;
         let persona_request_id = inv.calls.last().and_then(|call| call.request_id.as_deref());
         match attempt {
