@@ -44,10 +44,19 @@ EXPECTED_ENV_DEFAULTS = {
     "TEMPLATE_CHECK_UNAVAILABLE": "resume",
     "EXPIRE_SUPERSEDED": "false",
     "TRUSTED_INQUIRY_TAG": "",
+    "GUARD_TABLE": None,  # the stack's own table (Ref GuardTable), never a parameter
+    "PERSONA_CALLS_PER_MINUTE": "240",
+    "REQUESTS_PER_OWNER_PER_MINUTE": "10",
+    "SESSIONS_PER_INQUIRY_PER_DAY": "10",
+    "SESSION_LIMIT_ERROR": "",
 }
 LOCAL_ONLY_ENV = {"PERSONA_API_KEY"}
+# Variables set from a resource of the template rather than a parameter.
+FROM_RESOURCE_ENV = {"GUARD_TABLE": "GuardTable"}
 
-ALLOWED_ACTIONS = {"secretsmanager:GetSecretValue", "logs:CreateLogStream", "logs:PutLogEvents"}
+# The guard's operations (shared/src/guard/dynamo.rs): a transaction is authorised per item action.
+GUARD_ACTIONS = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+ALLOWED_ACTIONS = {"secretsmanager:GetSecretValue", "logs:CreateLogStream", "logs:PutLogEvents", *GUARD_ACTIONS}
 
 
 # ---------------------------------------------------------------------------------------------- loading
@@ -253,6 +262,9 @@ def test_every_config_variable_is_set_on_both_functions_with_the_code_defaults(t
         for var, default in EXPECTED_ENV_DEFAULTS.items():
             ref = env[var]
             assert isinstance(ref, dict) and "Ref" in ref, f"{var} must come from a parameter"
+            if var in FROM_RESOURCE_ENV:
+                assert ref == {"Ref": FROM_RESOURCE_ENV[var]}, f"{var} must name the stack's own resource"
+                continue
             param = params[ref["Ref"]]
             if default is None:
                 assert "Default" not in param, f"{var}: required parameter"
@@ -276,7 +288,8 @@ def test_expected_env_list_matches_design_md():
     table = {}
     for m in re.finditer(r"^\|\s*`([A-Z][A-Z0-9_]+)`\s*\|\s*([^|]*?)\s*\|", section, re.M):
         default = m.group(2).strip().strip("`")
-        table[m.group(1)] = None if default in {"—", "-", ""} else default
+        # "—" alone, or "— (why)": no default in the code.
+        table[m.group(1)] = None if default in {"—", "-", ""} or default.startswith("— (") else default
     assert table, "configuration table not found in design.md"
     for var in LOCAL_ONLY_ENV:
         table.pop(var)
@@ -313,6 +326,7 @@ def test_iam_least_privilege(tpl):
         role = tpl["Resources"][role_ref["Fn::GetAtt"][0]]
         own_group = props["LoggingConfig"]["LogGroup"]["Ref"]
         secret_statements = 0
+        guard_statements = 0
         for st in _statements(role):
             assert st["Effect"] == "Allow"
             assert "NotAction" not in st and "NotResource" not in st
@@ -322,7 +336,11 @@ def test_iam_least_privilege(tpl):
                 assert action in ALLOWED_ACTIONS, f"{logical_id}: action {action} not allowed"
             for resource in _as_list(st["Resource"]):
                 assert resource != "*", f"{logical_id}: Resource *"
-                if "secretsmanager:GetSecretValue" in actions:
+                if any(action.startswith("dynamodb:") for action in actions):
+                    assert actions == GUARD_ACTIONS, f"{logical_id}: exactly the guard's actions, nothing else"
+                    assert resource == {"Fn::GetAtt": ["GuardTable", "Arn"]}, f"{logical_id}: the guard table only"
+                    guard_statements += 1
+                elif "secretsmanager:GetSecretValue" in actions:
                     assert actions == ["secretsmanager:GetSecretValue"] or actions == "secretsmanager:GetSecretValue"
                     cond, arn, by_name = unwrap_if(resource)
                     assert cond == "SecretIsArn"
@@ -333,9 +351,26 @@ def test_iam_least_privilege(tpl):
                     sub = resource["Fn::Sub"]
                     assert f"log-group:${{{own_group}}}:log-stream:" in sub, f"{logical_id}: logs beyond its group"
         assert secret_statements == 1, f"{logical_id}: exactly one statement for the secret"
+        assert guard_statements == 1, f"{logical_id}: exactly one statement for the guard table"
     assert tpl["Conditions"]["SecretIsArn"] == {
         "Fn::Equals": [{"Fn::Select": [0, {"Fn::Split": [":", {"Ref": "PersonaApiKeySecret"}]}]}, "arn"]
     }
+
+
+# ------------------------------------------------------------------------------------------------ guard
+def test_guard_table_is_on_demand_with_ttl_and_one_string_key(tpl):
+    """The guard's table (docs/design.md, "The guard"): the rig creates moto's from this same definition."""
+    tables = {k: v for k, v in tpl["Resources"].items() if v["Type"] == "AWS::DynamoDB::Table"}
+    assert list(tables) == ["GuardTable"], "exactly one table"
+    props = tables["GuardTable"]["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    (key,) = props["KeySchema"]
+    assert key["KeyType"] == "HASH"
+    assert props["AttributeDefinitions"] == [{"AttributeName": key["AttributeName"], "AttributeType": "S"}]
+    assert "TableName" not in props, "CloudFormation names it: two stacks never share a table"
+    for logical_id, fn in functions(tpl).items():
+        assert effective_env(tpl, fn)["GUARD_TABLE"] == {"Ref": "GuardTable"}, logical_id
 
 
 # ------------------------------------------------------------------------------------------- throttling

@@ -1,4 +1,6 @@
-//! moto's server as a local Secrets Manager, reached with the real AWS SDK.
+//! moto's server as a local Secrets Manager and the guard's DynamoDB, reached with the real AWS SDK. The
+//! guard's table is created from template.yaml's own definition ([`create_guard_table`]): the template is the
+//! single source of its key layout.
 //!
 //! Install: `ci/setup-python.sh` (creates `<repo>/.venv` with a pinned `moto[server]`). The server
 //! executable is `MOTO_SERVER` if set, else `<repo>/.venv/bin/moto_server`, else `moto_server` on PATH.
@@ -141,6 +143,11 @@ impl Moto {
         got.secret_string().map(str::to_owned).ok_or_else(|| format!("{secret_id} has no SecretString").into())
     }
 
+    /// Creates the guard's table `name` from template.yaml's definition (see [`create_guard_table`]).
+    pub async fn create_guard_table(&self, name: &str) -> Result<()> {
+        create_guard_table(&self.endpoint_url(), name).await
+    }
+
     /// The variables a function process needs to reach this server with the AWS SDK:
     /// `AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_DEFAULT_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`.
     pub fn function_env(&self) -> Vec<(String, String)> {
@@ -166,4 +173,112 @@ pub fn sdk_client(endpoint_url: &str) -> Client {
         .credentials_provider(Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "test-rig"))
         .build();
     Client::from_conf(config)
+}
+
+/// A DynamoDB client for `endpoint_url` with the dummy credentials, region us-east-1.
+pub fn dynamodb_client(endpoint_url: &str) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new(REGION))
+        .endpoint_url(endpoint_url)
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            ACCESS_KEY_ID,
+            SECRET_ACCESS_KEY,
+            None,
+            None,
+            "test-rig",
+        ))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// The logical id of the guard's table in template.yaml.
+pub const GUARD_TABLE_RESOURCE: &str = "GuardTable";
+
+/// The guard table as template.yaml defines it: what `CreateTable` and `UpdateTimeToLive` need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardTableDefinition {
+    /// (attribute name, key type: HASH or RANGE).
+    pub key_schema: Vec<(String, String)>,
+    /// (attribute name, type: S, N or B).
+    pub attributes: Vec<(String, String)>,
+    pub billing_mode: String,
+    /// The TTL attribute, when enabled.
+    pub ttl_attribute: Option<String>,
+}
+
+/// Reads [`GUARD_TABLE_RESOURCE`] from the workspace's template.yaml.
+pub fn guard_table_definition() -> Result<GuardTableDefinition> {
+    let path = workspace_root().join("template.yaml");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    guard_table_definition_from(&text)
+}
+
+/// Reads [`GUARD_TABLE_RESOURCE`] from a template's text (CloudFormation tags are accepted and ignored).
+pub fn guard_table_definition_from(template: &str) -> Result<GuardTableDefinition> {
+    use serde_yaml_ng::Value;
+    let tpl: Value = serde_yaml_ng::from_str(template).map_err(|e| format!("template.yaml: {e}"))?;
+    let resource = &tpl["Resources"][GUARD_TABLE_RESOURCE];
+    if resource["Type"].as_str() != Some("AWS::DynamoDB::Table") {
+        return Err(format!("template.yaml: {GUARD_TABLE_RESOURCE} is not an AWS::DynamoDB::Table").into());
+    }
+    let props = &resource["Properties"];
+    let pairs = |list: &str, first: &str, second: &str| -> Result<Vec<(String, String)>> {
+        let items = props[list].as_sequence().ok_or_else(|| format!("{GUARD_TABLE_RESOURCE}.{list} is not a list"))?;
+        items
+            .iter()
+            .map(|item| match (item[first].as_str(), item[second].as_str()) {
+                (Some(a), Some(b)) => Ok((a.to_owned(), b.to_owned())),
+                _ => Err(format!("{GUARD_TABLE_RESOURCE}.{list}: each item needs {first} and {second}").into()),
+            })
+            .collect()
+    };
+    let ttl = &props["TimeToLiveSpecification"];
+    Ok(GuardTableDefinition {
+        key_schema: pairs("KeySchema", "AttributeName", "KeyType")?,
+        attributes: pairs("AttributeDefinitions", "AttributeName", "AttributeType")?,
+        billing_mode: props["BillingMode"].as_str().unwrap_or("PROVISIONED").to_owned(),
+        ttl_attribute: (ttl["Enabled"].as_bool() == Some(true))
+            .then(|| ttl["AttributeName"].as_str().map(str::to_owned))
+            .flatten(),
+    })
+}
+
+/// Creates the guard's table `name` at `endpoint_url` (moto) from template.yaml's definition: key schema,
+/// attribute definitions, billing mode and TTL attribute.
+pub async fn create_guard_table(endpoint_url: &str, name: &str) -> Result<()> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
+    };
+    let definition = guard_table_definition()?;
+    let client = dynamodb_client(endpoint_url);
+    let mut create =
+        client.create_table().table_name(name).billing_mode(BillingMode::from(definition.billing_mode.as_str()));
+    for (attribute, key_type) in &definition.key_schema {
+        let element =
+            KeySchemaElement::builder().attribute_name(attribute).key_type(KeyType::from(key_type.as_str())).build()?;
+        create = create.key_schema(element);
+    }
+    for (attribute, kind) in &definition.attributes {
+        let attribute = AttributeDefinition::builder()
+            .attribute_name(attribute)
+            .attribute_type(ScalarAttributeType::from(kind.as_str()))
+            .build()?;
+        create = create.attribute_definitions(attribute);
+    }
+    create
+        .send()
+        .await
+        .map_err(|e| format!("CreateTable {name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+    if let Some(attribute) = &definition.ttl_attribute {
+        let ttl = TimeToLiveSpecification::builder().attribute_name(attribute).enabled(true).build()?;
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(ttl)
+            .send()
+            .await
+            .map_err(|e| format!("UpdateTimeToLive {name}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&e)))?;
+    }
+    Ok(())
 }

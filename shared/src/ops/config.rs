@@ -42,6 +42,81 @@ pub struct Config {
     // --- Planted inquiries (docs/design.md, "Security model") ---
     /// `TRUSTED_INQUIRY_TAG`: the tag our creates carry; when set, lookups count only inquiries carrying it.
     pub trusted_inquiry_tag: Option<String>,
+    pub guard: GuardConfig,
+}
+
+// ---------------------------------------------------------------------------------------------------- guard
+// The guard's variables (docs/design.md, "The guard (durable state)"), parsed apart from the rest.
+
+pub const DEFAULT_PERSONA_CALLS_PER_MINUTE: u32 = 240;
+pub const DEFAULT_REQUESTS_PER_OWNER_PER_MINUTE: u32 = 10;
+pub const DEFAULT_SESSIONS_PER_INQUIRY_PER_DAY: u32 = 10;
+
+/// The guard's table and budgets; a budget of `0` is off.
+#[derive(Debug, Clone)]
+pub struct GuardConfig {
+    /// `GUARD_TABLE`: unset = the in-process store (one warning at init).
+    pub table: Option<String>,
+    pub persona_calls_per_minute: u32,
+    pub requests_per_owner_per_minute: u32,
+    pub sessions_per_inquiry_per_day: u32,
+    /// `SESSION_LIMIT_ERROR`: identifies Persona's "session cap reached" refusal; unset = never replace on it.
+    pub session_limit_error: Option<SessionLimitPattern>,
+}
+
+/// A regular expression (`regex-lite` syntax; `(?i)` for any case) matched against Persona's error as
+/// `"{title}: {details}"`. Persona documents no text for this refusal, so the operator sets it from what
+/// production logs show.
+#[derive(Clone)]
+pub struct SessionLimitPattern(regex_lite::Regex);
+
+impl SessionLimitPattern {
+    pub fn parse(pattern: &str) -> Result<Self, String> {
+        regex_lite::Regex::new(pattern).map(Self).map_err(|e| e.to_string())
+    }
+
+    /// Whether Persona's error (its title and details) is the session-cap refusal.
+    pub fn matches(&self, title: &str, details: &str) -> bool {
+        self.0.is_match(&format!("{title}: {details}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl std::fmt::Debug for SessionLimitPattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SessionLimitPattern").field(&self.0.as_str()).finish()
+    }
+}
+
+impl GuardConfig {
+    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let budget = |variable: &'static str, default: u32| match get(variable) {
+            None => Ok(default),
+            Some(raw) => raw
+                .parse::<u32>()
+                .map_err(|_| ConfigError::new(variable, "must be a whole number (0 turns it off)")),
+        };
+        let session_limit_error = match get("SESSION_LIMIT_ERROR") {
+            None => None,
+            Some(raw) => Some(
+                SessionLimitPattern::parse(&raw)
+                    .map_err(|e| ConfigError::new("SESSION_LIMIT_ERROR", format!("is not a regular expression ({e})")))?,
+            ),
+        };
+        Ok(Self {
+            table: get("GUARD_TABLE"),
+            persona_calls_per_minute: budget("PERSONA_CALLS_PER_MINUTE", DEFAULT_PERSONA_CALLS_PER_MINUTE)?,
+            requests_per_owner_per_minute: budget(
+                "REQUESTS_PER_OWNER_PER_MINUTE",
+                DEFAULT_REQUESTS_PER_OWNER_PER_MINUTE,
+            )?,
+            sessions_per_inquiry_per_day: budget("SESSIONS_PER_INQUIRY_PER_DAY", DEFAULT_SESSIONS_PER_INQUIRY_PER_DAY)?,
+            session_limit_error,
+        })
+    }
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -138,6 +213,7 @@ impl Config {
 
         // --- Planted inquiries ---
         let trusted_inquiry_tag = get("TRUSTED_INQUIRY_TAG").map(parse_trusted_inquiry_tag).transpose()?;
+        let guard = GuardConfig::from_lookup(&get)?;
 
         Ok(Self {
             api_key_source,
@@ -152,6 +228,7 @@ impl Config {
             template_check_unavailable,
             expire_superseded,
             trusted_inquiry_tag,
+            guard,
         })
     }
 }
@@ -262,6 +339,11 @@ mod tests {
         assert_eq!(config.template_check_unavailable, UnavailablePolicy::Resume);
         assert!(!config.expire_superseded);
         assert_eq!(config.trusted_inquiry_tag, None);
+        assert_eq!(config.guard.table, None);
+        assert_eq!(config.guard.persona_calls_per_minute, 240);
+        assert_eq!(config.guard.requests_per_owner_per_minute, 10);
+        assert_eq!(config.guard.sessions_per_inquiry_per_day, 10);
+        assert!(config.guard.session_limit_error.is_none());
     }
 
     #[test]
@@ -280,6 +362,11 @@ mod tests {
             "TEMPLATE_CHECK_UNAVAILABLE",
             "EXPIRE_SUPERSEDED",
             "TRUSTED_INQUIRY_TAG",
+            "GUARD_TABLE",
+            "PERSONA_CALLS_PER_MINUTE",
+            "REQUESTS_PER_OWNER_PER_MINUTE",
+            "SESSIONS_PER_INQUIRY_PER_DAY",
+            "SESSION_LIMIT_ERROR",
         ] {
             vars.push((name, ""));
         }
@@ -287,6 +374,9 @@ mod tests {
         assert_eq!(config.persona_version, "2025-12-08");
         assert_eq!(config.auth_mode, AuthMode::Jwt);
         assert_eq!(config.trusted_inquiry_tag, None);
+        assert_eq!(config.guard.table, None);
+        assert_eq!(config.guard.persona_calls_per_minute, 240);
+        assert!(config.guard.session_limit_error.is_none());
         assert!(parse(&[("PERSONA_API_KEY_SECRET_ID", "")]).is_err());
     }
 
@@ -354,6 +444,11 @@ mod tests {
             ("TEMPLATE_CHECK_UNAVAILABLE", "ignore"),
             ("EXPIRE_SUPERSEDED", "yes"),
             ("TRUSTED_INQUIRY_TAG", "tag,other"),
+            ("PERSONA_CALLS_PER_MINUTE", "-1"),
+            ("PERSONA_CALLS_PER_MINUTE", "240.5"),
+            ("REQUESTS_PER_OWNER_PER_MINUTE", "ten"),
+            ("SESSIONS_PER_INQUIRY_PER_DAY", "99999999999"),
+            ("SESSION_LIMIT_ERROR", "(unclosed"),
         ];
         for (variable, value) in cases {
             let mut vars = minimal();
@@ -362,6 +457,36 @@ mod tests {
             assert_eq!(error.variable, variable, "{value}");
             assert!(error.to_string().contains(variable));
         }
+    }
+
+    #[test]
+    fn guard_variables_parse_and_zero_turns_a_budget_off() {
+        let mut vars = minimal();
+        vars.extend([
+            ("GUARD_TABLE", "persona-resume-GuardTable-ABC"),
+            ("PERSONA_CALLS_PER_MINUTE", "20"),
+            ("REQUESTS_PER_OWNER_PER_MINUTE", "0"),
+            ("SESSIONS_PER_INQUIRY_PER_DAY", "2"),
+            ("SESSION_LIMIT_ERROR", "(?i)session.*(limit|reached)"),
+        ]);
+        let guard = parse(&vars).unwrap().guard;
+        assert_eq!(guard.table.as_deref(), Some("persona-resume-GuardTable-ABC"));
+        assert_eq!(
+            (guard.persona_calls_per_minute, guard.requests_per_owner_per_minute, guard.sessions_per_inquiry_per_day),
+            (20, 0, 2)
+        );
+        let pattern = guard.session_limit_error.unwrap();
+        // (title, details, matches)
+        let table = [
+            ("Unprocessable entity", "Maximum number of Sessions reached", true),
+            ("Conflict", "Inquiry session limit exceeded", true),
+            ("Conflict", "Inquiry already redacted", false),
+            ("Unprocessable entity", "Invalid confirmation code", false),
+        ];
+        for (title, details, expected) in table {
+            assert_eq!(pattern.matches(title, details), expected, "{title}: {details}");
+        }
+        assert!(format!("{pattern:?}").contains("(?i)session"));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 mod arm64;
 mod e2e;
 mod faults;
+mod guard;
 mod hostile;
 mod moto;
 mod predial;

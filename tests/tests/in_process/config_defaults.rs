@@ -16,6 +16,10 @@ use serde_yaml_ng::Value as Yaml;
 
 /// Every deployment needs a secret id and has no default for it; the same stand-in on every side.
 const SECRET_ID: (&str, &str) = ("PERSONA_API_KEY_SECRET_ID", "persona-resume/api-key");
+/// Set from the stack's own resource, not a parameter (the template creates the table); per deployment for
+/// cargo-lambda. The same stand-in on every side.
+const GUARD_TABLE: (&str, &str) = ("GUARD_TABLE", "persona-resume-GuardTable-STANDIN");
+const GUARD_TABLE_RESOURCE: &str = "GuardTable";
 /// Read by the code for local development only; deployments use the secret (design.md, "Configuration").
 const LOCAL_ONLY: &[&str] = &["PERSONA_API_KEY"];
 
@@ -32,8 +36,13 @@ fn parse(vars: &BTreeMap<String, String>) -> (String, BTreeSet<String>) {
     (format!("{config:#?}"), read.into_inner())
 }
 
+/// What every deployment sets itself: the secret id and the guard's table.
+fn per_deployment() -> BTreeMap<String, String> {
+    [SECRET_ID, GUARD_TABLE].into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+}
+
 fn code_defaults() -> (String, BTreeSet<String>) {
-    parse(&BTreeMap::from([(SECRET_ID.0.to_owned(), SECRET_ID.1.to_owned())]))
+    parse(&per_deployment())
 }
 
 fn template() -> Yaml {
@@ -59,15 +68,21 @@ fn scalar(value: &Yaml) -> String {
     }
 }
 
-/// The functions' environment as deployed with every parameter at its default (`None` = required).
+/// The functions' environment as deployed with every parameter at its default (`None` = required); the
+/// guard's table, set from the stack's own resource, as its stand-in.
 fn template_env(tpl: &Yaml) -> BTreeMap<String, Option<String>> {
     let vars = tpl["Globals"]["Function"]["Environment"]["Variables"].as_mapping().expect("Globals env");
     vars.iter()
         .map(|(name, value)| {
             let name = name.as_str().expect("variable name").to_owned();
-            let param = ref_target(value).unwrap_or_else(|| panic!("{name} must come from a parameter"));
-            let default = tpl["Parameters"][param].get("Default").map(scalar);
-            (name, default)
+            let target = ref_target(value).unwrap_or_else(|| panic!("{name} must come from a parameter"));
+            if name == GUARD_TABLE.0 {
+                assert_eq!(target, GUARD_TABLE_RESOURCE, "GUARD_TABLE names the stack's own table");
+                assert!(tpl["Resources"][target].is_mapping() && tpl["Parameters"].get(target).is_none());
+                return (name, Some(GUARD_TABLE.1.to_owned()));
+            }
+            let param = tpl["Parameters"].get(target).unwrap_or_else(|| panic!("{name}: {target} is not a parameter"));
+            (name, param.get("Default").map(scalar))
         })
         .collect()
 }
@@ -119,10 +134,11 @@ fn cargo_lambda_deploy_settings_have_one_home_that_matches_the_code_and_the_temp
 
     let (defaults, read) = code_defaults();
     let env = deploy["env"].as_object().expect("[workspace.metadata.lambda.deploy.env]");
-    let mut vars = BTreeMap::from([(SECRET_ID.0.to_owned(), SECRET_ID.1.to_owned())]);
+    let mut vars = per_deployment();
     for (name, value) in env {
         assert!(read.contains(name) && !LOCAL_ONLY.contains(&name.as_str()), "{name} is not a deployable variable");
         assert_ne!(name, SECRET_ID.0, "the secret is per deployment (--env-var on the command line)");
+        assert_ne!(name, GUARD_TABLE.0, "the table is per deployment (--env-var on the command line)");
         vars.insert(name.clone(), value.as_str().expect("env values are strings").to_owned());
     }
     assert_eq!(parse(&vars).0, defaults, "the cargo-lambda env configures the code differently");

@@ -1,0 +1,149 @@
+//! The guard's DynamoDB adapter against moto's DynamoDB, with the table created from template.yaml's own
+//! definition: the same behavioural suite as the in-process store (`persona_resume::guard::conformance`), and
+//! the failures the service fails open on — a missing table, DynamoDB down, DynamoDB silent — each a
+//! `GuardError` within the operation budget, never a panic. Needs `moto_server` (`bash ci/setup-python.sh`).
+
+use std::time::{Duration, Instant};
+
+use integration_tests::error::Result;
+use integration_tests::moto::{dynamodb_client, guard_table_definition, moto_server_path, Moto};
+use integration_tests::prism::running_in_ci;
+use persona_resume::domain::ids::InquiryId;
+use persona_resume::guard::budget::{Admission, Limits};
+use persona_resume::guard::{conformance, DynamoStore, Guard, GuardError, GuardStore, LedgerKey, UnixMillis};
+
+fn moto_or_skip(test_name: &str) -> bool {
+    match moto_server_path() {
+        Ok(_) => true,
+        Err(e) if running_in_ci() => panic!("{test_name}: {e}"),
+        Err(e) => {
+            eprintln!("SKIPPED {test_name}: {e}");
+            false
+        }
+    }
+}
+
+#[test]
+fn the_template_defines_one_string_key_on_demand_with_ttl() -> Result<()> {
+    let definition = guard_table_definition()?;
+    assert_eq!(definition.key_schema, [("pk".to_owned(), "HASH".to_owned())]);
+    assert_eq!(definition.attributes, [("pk".to_owned(), "S".to_owned())]);
+    assert_eq!(definition.billing_mode, "PAY_PER_REQUEST");
+    assert_eq!(definition.ttl_attribute.as_deref(), Some("expires_at"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_dynamodb_store_passes_the_behavioural_suite_on_a_table_made_from_the_template() -> Result<()> {
+    let _turn = integration_tests::rig::exclusive_turn().await;
+    if !moto_or_skip("the_dynamodb_store_passes_the_behavioural_suite_on_a_table_made_from_the_template") {
+        return Ok(());
+    }
+    let moto = Moto::start().await?;
+    moto.create_guard_table("guard-conformance").await?;
+    let described =
+        dynamodb_client(&moto.endpoint_url()).describe_table().table_name("guard-conformance").send().await?;
+    let table = described.table().expect("described");
+    assert_eq!(table.key_schema()[0].attribute_name(), "pk");
+    // moto answers in milliseconds, but this machine may be busy: the suite checks semantics, not speed.
+    let store = DynamoStore::new(dynamodb_client(&moto.endpoint_url()), "guard-conformance")
+        .with_budget(Duration::from_secs(10));
+    store.open(Duration::from_secs(10)).await?;
+    let started = Instant::now();
+    Box::pin(conformance::run_all(&store)).await;
+    println!("behavioural suite on moto's DynamoDB: {:?}", started.elapsed());
+
+    // Two containers (two clients) racing for one create: one claim wins.
+    let other = DynamoStore::new(dynamodb_client(&moto.endpoint_url()), "guard-conformance")
+        .with_budget(Duration::from_secs(10));
+    let outdated = InquiryId::parse("inq_TwoClients1").unwrap();
+    let key = LedgerKey::Recreate { outdated: &outdated }.item_key();
+    let now = UnixMillis::now();
+    let lease = now.plus(Duration::from_secs(26));
+    let claim = |holder: &str| persona_resume::guard::LedgerWrite::Claim { holder: holder.into(), lease_until: lease };
+    let (a, b) = (claim("container-a"), claim("container-b"));
+    let (first, second) = tokio::join!(store.write_entry(&key, &a, now), other.write_entry(&key, &b, now));
+    let won = [first?, second?].iter().filter(|w| **w == persona_resume::guard::Written::Yes).count();
+    assert_eq!(won, 1, "exactly one container holds the create");
+    Ok(())
+}
+
+/// Every operation of a store that cannot work answers a `GuardError` within about its budget.
+async fn every_operation_fails_quickly(store: &DynamoStore, budget: Duration) -> Vec<GuardError> {
+    let now = UnixMillis::now();
+    let inquiry = InquiryId::parse("inq_Unavailable1").unwrap();
+    let key = LedgerKey::Recreate { outdated: &inquiry }.item_key();
+    let claim = persona_resume::guard::LedgerWrite::Claim { holder: "h".into(), lease_until: now };
+    let guard = Guard::new(
+        store,
+        Limits { persona_calls_per_minute: 240, requests_per_owner_per_minute: 10, sessions_per_inquiry_per_day: 10 },
+    );
+    let mut errors = Vec::new();
+    let timed = |elapsed: Duration| assert!(elapsed < budget + Duration::from_millis(500), "took {elapsed:?}");
+    let started = Instant::now();
+    match guard.admit(&Admission { owner: None, inquiry: Some(&inquiry), persona_calls: 2 }, now).await {
+        Err(persona_resume::guard::Denied::Unavailable(e)) => errors.push(e),
+        other => panic!("admit (transaction) must be unavailable: {other:?}"),
+    }
+    timed(started.elapsed());
+    let started = Instant::now();
+    match guard.reserve_calls(1, now).await {
+        Err(persona_resume::guard::Denied::Unavailable(e)) => errors.push(e),
+        other => panic!("reserve_calls must be unavailable: {other:?}"),
+    }
+    timed(started.elapsed());
+    let started = Instant::now();
+    errors.push(store.read_entry(&key).await.expect_err("read_entry"));
+    errors.push(store.write_entry(&key, &claim, now).await.expect_err("write_entry"));
+    errors.push(store.remember_version("itmpl_X1", "itmplv_X1", now).await.expect_err("remember_version"));
+    errors.push(store.current_versions("itmpl_X1", now).await.expect_err("current_versions"));
+    timed(started.elapsed() / 4);
+    errors
+}
+
+#[tokio::test]
+async fn a_missing_table_is_a_guard_error_not_a_panic() -> Result<()> {
+    let _turn = integration_tests::rig::exclusive_turn().await;
+    if !moto_or_skip("a_missing_table_is_a_guard_error_not_a_panic") {
+        return Ok(());
+    }
+    let moto = Moto::start().await?;
+    let budget = Duration::from_secs(5);
+    let store = DynamoStore::new(dynamodb_client(&moto.endpoint_url()), "no-such-table").with_budget(budget);
+    assert!(store.open(budget).await.is_err(), "the init probe reports it");
+    for error in Box::pin(every_operation_fails_quickly(&store, budget)).await {
+        let text = error.to_string();
+        assert!(matches!(error, GuardError::Store { .. }), "{text}");
+        assert!(text.contains("ResourceNotFound") || text.contains("not found"), "{text}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn dynamodb_down_or_silent_is_a_guard_error_within_the_operation_budget() -> Result<()> {
+    // Down: nothing listens on the port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let down_url = format!("http://{}", closed.local_addr()?);
+    drop(closed);
+    let budget = Duration::from_millis(300);
+    let down = DynamoStore::new(dynamodb_client(&down_url), "guard").with_budget(budget);
+    for error in Box::pin(every_operation_fails_quickly(&down, budget)).await {
+        assert!(matches!(error, GuardError::Store { .. } | GuardError::Timeout { .. }), "{error}");
+    }
+
+    // Silent: connections are accepted and never answered.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let silent_url = format!("http://{}", silent.local_addr()?);
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let silent_store = DynamoStore::new(dynamodb_client(&silent_url), "guard").with_budget(budget);
+    for error in Box::pin(every_operation_fails_quickly(&silent_store, budget)).await {
+        assert!(matches!(error, GuardError::Timeout { budget: b, .. } if b == budget), "{error}");
+    }
+    holder.abort();
+    Ok(())
+}
