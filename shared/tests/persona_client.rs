@@ -223,7 +223,10 @@ async fn one_failing_call(template: ResponseTemplate) -> (UpstreamError, usize) 
 async fn client_errors_are_not_retried() {
     for status in [400, 404, 409, 422] {
         let (error, calls) = one_failing_call(errors(status)).await;
-        assert_eq!(error, UpstreamError::Rejected { status, request_id: Some(format!("req_{status}")) });
+        assert!(
+            matches!(&error, UpstreamError::Rejected { status: s, request_id: Some(r), .. } if *s == status && *r == format!("req_{status}")),
+            "{error:?}"
+        );
         assert_eq!(calls, 1, "{status}");
     }
 }

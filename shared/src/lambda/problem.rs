@@ -193,7 +193,7 @@ mod tests {
                 "persona_rate_limited",
             ),
             (malformed.into(), 502, "persona_error"),
-            (UpstreamError::Rejected { status: 422, request_id: None }.into(), 502, "persona_error"),
+            (UpstreamError::Rejected { status: 422, request_id: None, reason: None }.into(), 502, "persona_error"),
             (
                 UpstreamError::Unavailable {
                     detail: "create-inquiry: could not connect: tcp connect error".into(),

@@ -6,11 +6,29 @@
 
 use thiserror::Error;
 
+/// What Persona said in a refusal's error body (its first item). Read to recognise one refusal (the session cap,
+/// `SESSION_LIMIT_ERROR`); only the title is ever logged — details may quote what was sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PersonaReason {
+    pub title: String,
+    pub details: String,
+}
+
+impl PersonaReason {
+    /// The first item of an error body, when it says anything.
+    pub fn from_body(body: &[u8]) -> Option<Self> {
+        let document = crate::persona::error_document::ErrorDocument::parse(body);
+        let item = document.errors.into_iter().next()?;
+        let reason = Self { title: item.title.unwrap_or_default(), details: item.details.unwrap_or_default() };
+        (!reason.title.is_empty() || !reason.details.is_empty()).then_some(reason)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum UpstreamError {
     /// A 4xx answer the caller has to interpret (404, 409, 400, 422, ...).
     #[error("Persona answered {status}")]
-    Rejected { status: u16, request_id: Option<String> },
+    Rejected { status: u16, request_id: Option<String>, reason: Option<PersonaReason> },
     /// Persona kept answering 429 and waiting for the window to reset would pass the deadline.
     #[error("Persona rate limit: retry after {retry_after_seconds} s")]
     RateLimited { retry_after_seconds: u64, request_id: Option<String> },
@@ -56,7 +74,7 @@ mod tests {
     fn errors_carry_their_data() {
         let rid = || Some("req_1".to_owned());
         let table = [
-            (UpstreamError::Rejected { status: 404, request_id: rid() }, Some("req_1")),
+            (UpstreamError::Rejected { status: 404, request_id: rid(), reason: None }, Some("req_1")),
             (UpstreamError::RateLimited { retry_after_seconds: 3, request_id: rid() }, Some("req_1")),
             (UpstreamError::Unauthorized { status: 403, request_id: None }, None),
             (UpstreamError::Unavailable { detail: "resume: Persona answered 500".into(), request_id: rid() }, Some("req_1")),
@@ -66,6 +84,11 @@ mod tests {
         for (error, request_id) in table {
             assert_eq!(error.request_id(), request_id, "{error:?}");
         }
+        let body = br#"{"errors": [{"title": "Session limit reached", "details": "at most 25"}, {"title": "x"}]}"#;
+        let reason = PersonaReason::from_body(body).unwrap();
+        assert_eq!((reason.title.as_str(), reason.details.as_str()), ("Session limit reached", "at most 25"));
+        assert_eq!(PersonaReason::from_body(b"<html>"), None);
+        assert_eq!(PersonaReason::from_body(br#"{"errors": [{}]}"#), None);
         // The operator's text (the invocation line's `error_detail`) names the operation.
         let unavailable = UpstreamError::Unavailable { detail: "resume: Persona answered 500".into(), request_id: None };
         assert!(unavailable.to_string().contains("resume"));

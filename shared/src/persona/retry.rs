@@ -105,7 +105,7 @@ pub enum Final {
     /// 403, classified by what Persona said.
     Forbidden { reason: Forbidden, request_id: Option<String> },
     /// Any other status (4xx the service interprets, 3xx we never follow).
-    Rejected { status: u16, request_id: Option<String> },
+    Rejected { status: u16, request_id: Option<String>, reason: Option<crate::persona::error::PersonaReason> },
     /// The body was larger than the transport accepts.
     Oversized { status: u16, request_id: Option<String> },
 }
@@ -123,7 +123,7 @@ impl Final {
                 detail: format!("{operation}: the answer ({status}) is larger than the client accepts"),
                 request_id,
             },
-            Self::Rejected { status, request_id } => UpstreamError::Rejected { status, request_id },
+            Self::Rejected { status, request_id, reason } => UpstreamError::Rejected { status, request_id, reason },
         }
     }
 }
@@ -525,8 +525,8 @@ mod tests {
                 "other 4xx: given to the service",
                 K::Shared,
                 vec![],
-                A::Final(Final::Rejected { status: 404, request_id: rid() }),
-                GiveUp(UpstreamError::Rejected { status: 404, request_id: rid() }),
+                A::Final(Final::Rejected { status: 404, request_id: rid(), reason: None }),
+                GiveUp(UpstreamError::Rejected { status: 404, request_id: rid(), reason: None }),
             ),
             row(
                 "oversized body: malformed",

@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::ops::secrets::{ApiKey, KeyStore};
 use crate::persona::calls::{Invocation, UpstreamCall};
-use crate::persona::error::UpstreamError;
+use crate::persona::error::{PersonaReason, UpstreamError};
 use crate::persona::idempotency::KeySequence;
 use crate::persona::operation::Operation;
 use crate::persona::preconnect::PreDial;
@@ -330,7 +330,11 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: Option<Bytes>) -> Per
         _ if status.is_server_error() => {
             Attempt::ServerError { status: status.as_u16(), request_id: request_id.clone() }
         }
-        _ => Attempt::Final(Final::Rejected { status: status.as_u16(), request_id: request_id.clone() }),
+        _ => Attempt::Final(Final::Rejected {
+            status: status.as_u16(),
+            request_id: request_id.clone(),
+            reason: PersonaReason::from_body(&body),
+        }),
     };
     Performed { attempt, answer: Answer { body, request_id } }
 }
@@ -434,8 +438,8 @@ mod tests {
             (403, Attempt::Final(Final::Forbidden { reason: Forbidden::Key, request_id: rid.clone() })),
             (429, Attempt::RateLimited { reset: Some(Duration::from_secs(7)), request_id: rid.clone() }),
             (500, Attempt::ServerError { status: 500, request_id: rid.clone() }),
-            (404, Attempt::Final(Final::Rejected { status: 404, request_id: rid.clone() })),
-            (302, Attempt::Final(Final::Rejected { status: 302, request_id: rid.clone() })),
+            (404, Attempt::Final(Final::Rejected { status: 404, request_id: rid.clone(), reason: None })),
+            (302, Attempt::Final(Final::Rejected { status: 302, request_id: rid.clone(), reason: None })),
         ];
         for (status, expected) in table {
             let status = StatusCode::from_u16(status).unwrap();

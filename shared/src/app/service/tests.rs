@@ -62,7 +62,7 @@ impl MemoryPersona {
 
     fn find(&self, id: &InquiryId) -> Result<Stored, UpstreamError> {
         let found = self.inquiries.borrow().iter().find(|s| s.id == id.as_str()).cloned();
-        found.ok_or(UpstreamError::Rejected { status: 404, request_id: None })
+        found.ok_or(UpstreamError::Rejected { status: 404, request_id: None, reason: None })
     }
 
     fn doc<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, UpstreamError> {
