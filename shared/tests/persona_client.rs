@@ -205,7 +205,11 @@ async fn create_and_expire() {
     assert_eq!(created.data.id, "inq_new");
     assert_eq!(created.meta.session_token, None, "a missing meta reads as null");
     let expired = persona
-        .expire_inquiry(&mut inv, &id("inq_old"), KeySequence::expire(&id("inq_old"), "itmplv_2"))
+        .expire_inquiry(
+            &mut inv,
+            &id("inq_old"),
+            KeySequence::per_invocation(Operation::Expire, &id("inq_old"), "req-1"),
+        )
         .await
         .unwrap();
     assert_eq!(expired.data.status(), &InquiryStatus::Expired);

@@ -16,6 +16,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use lambda_http::RequestExt;
+use persona_resume::app::state::limits;
+use persona_resume::guard::{Guard, MemoryStore, Store};
 use persona_resume::ops::config::Config;
 use persona_resume::ops::secrets::{ApiKey, KeyStore};
 use persona_resume::persona::retry::RetryPolicy;
@@ -400,7 +402,9 @@ pub fn in_process_state(vars: &[(String, String)]) -> Result<AppState> {
     let config = Config::from_lookup(|name| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()))?;
     let key =
         vars.iter().rev().find(|(k, _)| k == "PERSONA_API_KEY").map_or(DEFAULT_API_KEY.to_owned(), |(_, v)| v.clone());
-    Ok(AppState::with_keys(config, KeyStore::fixed(ApiKey::new(key)), RetryPolicy::default())?)
+    // The guard in memory, one per deployment like one container's (the process rig runs it on moto's DynamoDB).
+    let guard = Guard::new(Store::Memory(MemoryStore::new()), limits(&config.guard));
+    Ok(AppState::with_keys(config, KeyStore::fixed(ApiKey::new(key)), RetryPolicy::default(), guard)?)
 }
 
 /// Runs the real handler on a request, as the runtime would: a fresh request id and a deadline attached.

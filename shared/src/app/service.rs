@@ -1,21 +1,34 @@
-//! The resume service, as the product reads: **locate** the inquiry (the path's, or the caller's newest for `/me`)
-//! and check who owns it, **decide** (docs/design.md's table, [`crate::domain::policy`]), **act** (resume, link,
-//! or find/create a successor). Both functions run this same code; they differ only in the [`Action`].
+//! The resume service, as the product reads: **admit** the request (one guard round trip: the caller's and the
+//! inquiry's limits, the deployment's share of Persona calls), **locate** the inquiry (the path's, or the caller's
+//! newest for `/me`) and check who owns it, **decide** (docs/design.md's table, [`crate::domain::policy`]), **act**
+//! (resume, link, or find/create a replacement, exactly once through the guard's ledger). Both functions run this
+//! same code; they differ only in the [`Action`].
 
-use crate::app::error::{About, Error, Failure, RequestError};
+use std::sync::Arc;
+
+use crate::app::creation::{self, Created};
+use crate::app::error::{About, Error, Failure, RequestError, Throttle};
+use crate::app::guard_session::GuardSession;
+use crate::app::lookup::{self, ListedInquiries};
+use crate::app::template_memory::TemplateMemory;
 use crate::domain::ids::InquiryId;
 use crate::domain::inquiry::InquiryFacts;
+use crate::domain::lookup::{self as domain_lookup, Counting, Listed, Newest, Successor as LookupSuccessor};
 use crate::domain::owner::{Caller, Owner};
-use crate::domain::policy::{self, Decision, KnownAccounts, Refusal, Successor, TemplateCheck, TemplateFacts};
+use crate::domain::policy::{self, Decision, KnownAccounts, Refusal, TemplateCheck, TemplateFacts};
 use crate::domain::status::InquiryStatus;
+use crate::guard::budget::Admission;
+use crate::guard::ledger::{Entry, EntryState, LedgerKey};
+use crate::guard::Guard;
 use crate::ops::config::Config;
-use crate::persona::calls::Invocation;
+use crate::persona::calls::{CallGate, Invocation};
 use crate::persona::error::UpstreamError;
 use crate::persona::idempotency::KeySequence;
 use crate::persona::list_filter::ListFilter;
-use crate::persona::model::{CreateInquiry, CreateInquiryAttributes, Inquiry, InquiryDocument, InquiryList};
+use crate::persona::model::{CreateInquiry, CreateInquiryAttributes, Inquiry};
 use crate::persona::operation::Operation;
 use crate::persona::port::PersonaPort;
+use crate::persona::retry::RetryPolicy;
 
 /// Which Lambda function is running: they share everything but the access they hand out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,73 +141,141 @@ pub struct Resolution {
     pub access: Access,
 }
 
-/// Page size of the lists we read: the owner's newest inquiries are on the first page (checked locally, so a
-/// loose filter can only cost us a page, never hand out another user's inquiry).
-const LIST_PAGE_SIZE: u8 = 20;
+/// The Persona calls a request reserves before its first one (docs/design.md, "Call plans and the cap"): the
+/// typical plan of its route. Calls beyond it (an expired inquiry's resume, a replacement, a retry) reserve more
+/// before they are sent.
+pub fn admitted_calls(target: &Target, action: Action) -> u32 {
+    match (target, action) {
+        // GET, then resume or link.
+        (Target::Inquiry(_), _) => 2,
+        // The lists, the GET of the newest and its hand-out.
+        (Target::Me, _) => 4,
+    }
+}
+
+/// A replacement's whole plan: GET, successor list, create, and a link (the create's own session token serves
+/// resume-session).
+fn replacement_calls(action: Action) -> u32 {
+    match action {
+        Action::Session => 3,
+        Action::Link { .. } => 4,
+    }
+}
+
+/// What a hand-out came to.
+enum HandOut {
+    Access(Access),
+    /// Persona refused a session because the inquiry's sessions are used up (`SESSION_LIMIT_ERROR`).
+    SessionCapReached,
+}
 
 pub struct ResumeService<'a, P> {
     pub config: &'a Config,
     pub persona: &'a P,
+    pub guard: &'a Arc<Guard>,
+    pub templates: &'a TemplateMemory,
+    pub retry: &'a RetryPolicy,
 }
 
 impl<P: PersonaPort> ResumeService<'_, P> {
     pub async fn resolve(&self, inv: &mut Invocation, request: &ResumeRequest) -> Result<Resolution, Failure> {
-        Resolver { config: self.config, persona: self.persona, inv, action: request.action }
-            .resolve(&request.target, &request.caller)
-            .await
+        let guard = GuardSession::new(Arc::clone(self.guard));
+        let mut resolver = Resolver {
+            config: self.config,
+            persona: self.persona,
+            guard: &guard,
+            templates: self.templates,
+            retry: self.retry,
+            inv,
+            action: request.action,
+            caller: &request.caller,
+        };
+        let result = resolver.resolve(&request.target).await;
+        if !guard.is_up() {
+            resolver.inv.note_guard_unavailable();
+        }
+        result
     }
 }
 
-/// One request's work: the service's dependencies plus this invocation's calls and action, so the steps below take
-/// only what differs between them.
+/// One request's work: the service's dependencies plus this invocation's calls, action and caller, so the steps
+/// below take only what differs between them.
 struct Resolver<'a, 'i, P> {
     config: &'a Config,
     persona: &'a P,
+    guard: &'a Arc<GuardSession>,
+    templates: &'a TemplateMemory,
+    retry: &'a RetryPolicy,
     inv: &'i mut Invocation,
     action: Action,
+    caller: &'a Caller,
 }
 
 /// An inquiry we read with its template and account, and the user it belongs to.
 struct Located {
-    /// Kept for the diagnosis of an unavailable template check.
-    document: InquiryDocument,
     inquiry: InquiryFacts,
+    template: TemplateFacts,
     /// The account's reference id, when the inquiry names an account and we could read it.
     account_reference: Option<String>,
     owner: Option<String>,
+    /// For the diagnosis of an unavailable template check.
+    template_returned: bool,
+    legacy_template: bool,
+}
+
+/// How the inquiry that decides was found: it tells whether its hand-out was counted at admission and whether an
+/// outdated one needs a successor search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    /// The caller presented it by id.
+    Presented,
+    /// `/me`'s lookup found it as the user's newest: its lists held every newer inquiry already.
+    Newest,
+    /// A successor search or the ledger named it.
+    Successor,
 }
 
 impl<P: PersonaPort> Resolver<'_, '_, P> {
-    async fn resolve(&mut self, target: &Target, caller: &Caller) -> Result<Resolution, Failure> {
-        match target {
-            Target::Inquiry(inquiry_id) => {
+    async fn resolve(&mut self, target: &Target) -> Result<Resolution, Failure> {
+        let owner = match self.caller {
+            Caller::User(owner) => Some(owner),
+            Caller::Trusted => None,
+        };
+        if *target == Target::Me {
+            if owner.is_none() {
+                return Err(RequestError::Unauthenticated.into());
+            }
+            if self.config.inquiry_template_id.is_none() {
+                return Err(Refusal::NotFound.into());
+            }
+        }
+        let presented = match target {
+            Target::Inquiry(inquiry_id) => Some(inquiry_id),
+            Target::Me => None,
+        };
+        // One guard round trip before Persona: the owner's request, the presented inquiry's session, the plan.
+        let plan = admitted_calls(target, self.action);
+        let admission = Admission { owner, inquiry: presented, persona_calls: plan };
+        let admitted = self.guard.admit(&admission, self.inv).await;
+        match presented {
+            Some(inquiry_id) => admitted.about(inquiry_id)?,
+            None => admitted?,
+        }
+        self.inv.gate_calls(Arc::clone(self.guard) as Arc<dyn CallGate>, plan);
+
+        match (target, owner) {
+            (Target::Inquiry(inquiry_id), _) => {
                 let located = self.read(inquiry_id).await?;
-                if let Caller::User(owner) = caller {
+                if let Some(owner) = owner {
                     // Same answer as a missing inquiry: a caller can't probe for other users' ids.
                     if !policy::is_owned_by(located.owner.as_deref(), owner) {
                         return Err(Refusal::NotFound).about(inquiry_id);
                     }
                 }
-                self.decide_and_act(located).await
+                Box::pin(self.decide_and_act(located, Found::Presented, None)).await
             }
-            Target::Me => {
-                let Caller::User(owner) = caller else {
-                    return Err(RequestError::Unauthenticated.into());
-                };
-                let template_id = self.config.inquiry_template_id.as_deref().ok_or(Refusal::NotFound)?;
-                match self.newest_owned(owner, template_id).await? {
-                    Some(inquiry_id) => {
-                        let located = self.read(&inquiry_id).await?;
-                        // The list was checked already; the full document is checked again, and a mismatch names
-                        // nothing.
-                        if !policy::is_owned_by(located.owner.as_deref(), owner) {
-                            return Err(Refusal::NotFound.into());
-                        }
-                        self.decide_and_act(located).await
-                    }
-                    None => self.create_first(owner, template_id).await,
-                }
-            }
+            (Target::Me, Some(owner)) => Box::pin(self.me(owner)).await,
+            (Target::Me, None) => Err(RequestError::Unauthenticated.into()),
         }
     }
 
@@ -203,6 +284,9 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
     async fn read(&mut self, inquiry_id: &InquiryId) -> Result<Located, Failure> {
         let document = self.persona.get_inquiry(self.inv, inquiry_id).await.map_err(about_inquiry).about(inquiry_id)?;
         let inquiry = InquiryFacts::from(&document.data);
+        if &inquiry.id != inquiry_id {
+            return Err(wrong_inquiry(&inquiry.id)).about(inquiry_id);
+        }
         let mut account_reference = document.account_reference_id();
         if inquiry.reference_id.is_none() && account_reference.is_none() {
             if let Some(account_id) = &inquiry.account_id {
@@ -211,105 +295,193 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
             }
         }
         let owner = policy::owner_of(inquiry.reference_id.as_deref(), account_reference.as_deref()).map(str::to_owned);
-        Ok(Located { document, inquiry, account_reference, owner })
+        let template = TemplateFacts::from(&document);
+        if let (Some(template_id), Some(latest)) = (&inquiry.template_id, &template.latest_published_version) {
+            self.templates.remember(template_id, latest);
+        }
+        let (template_returned, legacy_template) = (document.template_returned(), document.data.is_legacy());
+        Ok(Located { inquiry, template, account_reference, owner, template_returned, legacy_template })
     }
 
-    /// `/me` (docs/design.md, "Returning users"): the user's newest owned inquiry on the template — first by the
-    /// cheap reference-id filter, then through the accounts whose reference id is exactly theirs.
-    async fn newest_owned(&mut self, owner: &Owner, template_id: &str) -> Result<Option<InquiryId>, Failure> {
-        let by_reference = ListFilter {
+    /// The template check with what creation gave: the guard's set is read only when the latest published
+    /// version alone calls the inquiry outdated.
+    async fn check(&self, inquiry: &InquiryFacts, template: &mut TemplateFacts) -> TemplateCheck {
+        let check = policy::check_template(inquiry, template);
+        if check != TemplateCheck::Outdated {
+            return check;
+        }
+        if let Some(template_id) = &inquiry.template_id {
+            template.created_recently = self.guard.current_versions(template_id).await;
+        }
+        policy::check_template(inquiry, template)
+    }
+
+    /// `/me` (docs/design.md, "Returning users"): both sources merged — the user's own reference id, and their
+    /// accounts — and the newest counted inquiry by `created-at` decides; none: one is created for them.
+    async fn me(&mut self, owner: &Owner) -> Result<Resolution, Failure> {
+        let template_id = self.config.inquiry_template_id.as_deref().ok_or(Refusal::NotFound)?;
+        let trusted_tag = self.config.trusted_inquiry_tag.as_deref();
+        let by_reference_filter = ListFilter {
             reference_id: Some(owner.as_str()),
             inquiry_template_id: Some(template_id),
-            page_size: LIST_PAGE_SIZE,
             ..ListFilter::default()
         };
-        let page = self.list(&by_reference).await?;
-        let nobody = KnownAccounts::default();
-        if let Some(found) = first_owned(&page, &nobody, owner) {
-            return Ok(Some(found));
-        }
+        let no_accounts = KnownAccounts::default();
+        let owned_by_reference = Counting::for_user(owner, &no_accounts, trusted_tag);
 
+        // Round 1: the reference list and the account lookup don't depend on each other.
+        let (mut reference_branch, mut accounts_branch) = (self.inv.branch(), self.inv.branch());
+        let (by_reference, listed_accounts) = tokio::join!(
+            lookup::read_list(self.persona, &mut reference_branch, &by_reference_filter, |item| {
+                owned_by_reference.counts(item)
+            }),
+            self.persona.list_accounts(&mut accounts_branch, owner.as_str()),
+        );
+        self.inv.join(reference_branch);
+        self.inv.join(accounts_branch);
+        let by_reference = by_reference.map_err(Error::from)?;
         let mut accounts = KnownAccounts::default();
-        let listed = self.persona.list_accounts(self.inv, owner.as_str()).await.map_err(Error::from)?;
-        for account in listed.data {
+        for account in listed_accounts.map_err(Error::from)?.data {
             // Persona splits comma lists and may fold: only an exact reference id makes an account theirs.
             if let (Some(id), true) = (&account.id, account.reference_id() == Some(owner.as_str())) {
                 accounts.add(id.clone(), account.reference_id());
             }
         }
-        if accounts.is_empty() {
-            return Ok(None);
-        }
-        let by_account = ListFilter {
-            account_ids: accounts.ids().collect(),
-            inquiry_template_id: Some(template_id),
-            page_size: LIST_PAGE_SIZE,
-            ..ListFilter::default()
+
+        // Round 2: the inquiries of their accounts.
+        let counting = Counting::for_user(owner, &accounts, trusted_tag);
+        let by_account = if accounts.is_empty() {
+            ListedInquiries { items: Vec::new(), complete: true }
+        } else {
+            let filter = ListFilter {
+                account_ids: accounts.ids().collect(),
+                inquiry_template_id: Some(template_id),
+                ..ListFilter::default()
+            };
+            lookup::read_list(self.persona, self.inv, &filter, |item| counting.counts(item)).await.map_err(Error::from)?
         };
-        let page = self.list(&by_account).await?;
-        Ok(first_owned(&page, &accounts, owner))
-    }
 
-    async fn list(&mut self, filter: &ListFilter<'_>) -> Result<InquiryList, Error> {
-        let page = self.persona.list_inquiries(self.inv, filter).await?;
-        if page.unreadable_items > 0 {
-            tracing::warn!(
-                lambda_request_id = %self.inv.lambda_request_id,
-                unreadable_items = page.unreadable_items,
-                "Persona listed inquiries we could not read; they were skipped"
-            );
+        let lists = [
+            Listed { items: &by_reference.items, complete: by_reference.complete },
+            Listed { items: &by_account.items, complete: by_account.complete },
+        ];
+        match domain_lookup::newest(&lists, &counting) {
+            Newest::Incomplete => Err(Throttle::LookupIncomplete.into()),
+            Newest::None => Box::pin(self.create_first(owner, template_id)).await,
+            Newest::Found(newest) => {
+                let newest = newest.clone();
+                Box::pin(self.hand_out_newest(newest, &accounts)).await
+            }
         }
-        Ok(page)
     }
 
-    async fn decide_and_act(&mut self, located: Located) -> Result<Resolution, Failure> {
-        let Located { document, inquiry, account_reference, owner } = located;
-        let template = TemplateFacts::from(&document);
-        let template_check = policy::check_template(&inquiry, &template);
+    /// `/me`'s newest inquiry: its list item decides when the template's latest version is remembered (3 rounds),
+    /// else it is read again (4 rounds) — its hand-out counted meanwhile.
+    async fn hand_out_newest(&mut self, newest: InquiryFacts, accounts: &KnownAccounts) -> Result<Resolution, Failure> {
+        let remembered = newest.template_id.as_deref().and_then(|template_id| self.templates.recall(template_id));
+        if let Some(latest) = remembered {
+            let account_reference =
+                newest.account_id.as_ref().and_then(|id| accounts.reference_id(id)).map(str::to_owned);
+            let owner =
+                policy::owner_of(newest.reference_id.as_deref(), account_reference.as_deref()).map(str::to_owned);
+            let template = TemplateFacts { latest_published_version: Some(latest), created_recently: Vec::new() };
+            let located =
+                Located { inquiry: newest, template, account_reference, owner, template_returned: true, legacy_template: false };
+            return self.decide_and_act(located, Found::Newest, None).await;
+        }
+        let located = self.read(&newest.id).await?;
+        // The list was checked already; the full document is checked again, and a mismatch names nothing.
+        if !self.owns(located.owner.as_deref()) {
+            return Err(Refusal::NotFound.into());
+        }
+        self.decide_and_act(located, Found::Newest, None).await
+    }
+
+    fn owns(&self, inquiry_owner: Option<&str>) -> bool {
+        match self.caller {
+            Caller::User(owner) => policy::is_owned_by(inquiry_owner, owner),
+            Caller::Trusted => true,
+        }
+    }
+
+    /// The decision table, then its action. `previous`: the inquiry the caller presented when this one replaces
+    /// it (the answer says `recreated`).
+    async fn decide_and_act(
+        &mut self,
+        located: Located,
+        found: Found,
+        previous: Option<&InquiryId>,
+    ) -> Result<Resolution, Failure> {
+        let Located { inquiry, mut template, account_reference, owner, template_returned, legacy_template } = located;
+        let template_check = self.check(&inquiry, &mut template).await;
         if template_check == TemplateCheck::Unavailable {
             tracing::warn!(
-                lambda_request_id = %self.inv.lambda_request_id,
                 inquiry_id = %inquiry.id,
                 pinned_version_known = inquiry.pinned_version_id.is_some(),
-                template_returned = document.template_returned(),
-                legacy_template = document.data.is_legacy(),
+                template_returned,
+                legacy_template,
                 policy = ?self.config.template_check_unavailable,
                 "template version check unavailable"
             );
         }
         let decision = policy::decide(&inquiry, &template, self.config.template_check_unavailable).about(&inquiry.id)?;
-        match decision {
-            Decision::Resume => {
-                let access = self.hand_out(&inquiry.id, &inquiry.status, None).await?;
-                Ok(Resolution { inquiry_id: inquiry.id, outcome: Outcome::Resumed, template_check, access })
+        match (decision, previous) {
+            (Decision::Resume, _) => {
+                let counted = found == Found::Presented;
+                match self.hand_out(&inquiry, counted, None).await? {
+                    HandOut::Access(access) => {
+                        let outcome = match previous {
+                            Some(previous) => Outcome::Recreated { previous: previous.clone(), superseded_expired: None },
+                            None => Outcome::Resumed,
+                        };
+                        let template_check = if previous.is_some() { TemplateCheck::Outdated } else { template_check };
+                        Ok(Resolution { inquiry_id: inquiry.id, outcome, template_check, access })
+                    }
+                    // Its sessions are used up: replaced through its ledger entry; the user continues on the new one.
+                    HandOut::SessionCapReached => {
+                        let previous = previous.cloned().unwrap_or_else(|| inquiry.id.clone());
+                        let replaced = Box::pin(self.replace(&inquiry, &previous)).await?;
+                        Ok(Resolution { template_check, ..replaced })
+                    }
+                }
             }
-            Decision::Recreate { latest_version } => {
-                self.recreate(&inquiry, owner.as_deref(), account_reference.as_deref(), &latest_version).await
+            // One hop: a successor that is outdated itself is the inquiry that gets replaced.
+            (Decision::Recreate { .. }, Some(previous)) => {
+                let previous = previous.clone();
+                Box::pin(self.replace(&inquiry, &previous)).await
+            }
+            (Decision::Recreate { .. }, None) if found == Found::Presented => {
+                Box::pin(self.recreate(&inquiry, owner.as_deref(), account_reference.as_deref())).await
+            }
+            // `/me`'s lists held every newer inquiry already: no successor search.
+            (Decision::Recreate { .. }, None) => {
+                let previous = inquiry.id.clone();
+                Box::pin(self.replace(&inquiry, &previous)).await
             }
         }
     }
 
-    /// Replaces an outdated inquiry without ever duplicating it or re-verifying its user (docs/design.md,
-    /// "Recreate"): the owner's newest inquiry on the latest version decides; only when there is none is one
-    /// created, under the deterministic `recreate:` key sequence (both functions send the same body, so they
-    /// converge).
+    /// An outdated inquiry the caller presented (docs/design.md, "Recreate"): its ledger entry, when it names a
+    /// replacement, decides first; else the owner's newest inquiry on the template created after it, whatever its
+    /// version; only when there is none is it replaced.
     async fn recreate(
         &mut self,
         outdated: &InquiryFacts,
         owner: Option<&str>,
         account_reference: Option<&str>,
-        latest_version: &str,
     ) -> Result<Resolution, Failure> {
-        let template_id = outdated
-            .template_id
-            .as_deref()
-            .ok_or(UpstreamError::Malformed {
-                detail: "the outdated inquiry names no inquiry template".into(),
-                request_id: None,
-            })
-            .about(&outdated.id)?;
+        let template_id = template_of(outdated).about(&outdated.id)?;
+        // The replacement's calls in one reservation, and the ledger read, together.
+        let ledger_key = LedgerKey::Recreate { outdated: &outdated.id };
+        let (entry, reserved) = tokio::join!(
+            self.guard.ledger_entry(&ledger_key),
+            self.inv.reserve_up_to(replacement_calls(self.action)),
+        );
+        reserved.map_err(|retry_after_seconds| Throttle::PersonaBudget { retry_after_seconds }).about(&outdated.id)?;
+        if let Some(Some(Entry { state: EntryState::Done { inquiry_id, .. }, .. })) = entry {
+            return Box::pin(self.follow(&inquiry_id, &outdated.id)).await;
+        }
 
-        let mut successor = None;
         if let Some(owner) = owner {
             let mut accounts = KnownAccounts::default();
             let filter = match &outdated.account_id {
@@ -318,62 +490,116 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
                     ListFilter {
                         account_ids: vec![account_id],
                         inquiry_template_id: Some(template_id),
-                        page_size: LIST_PAGE_SIZE,
                         ..ListFilter::default()
                     }
                 }
                 None => ListFilter {
                     reference_id: Some(owner),
                     inquiry_template_id: Some(template_id),
-                    page_size: LIST_PAGE_SIZE,
                     ..ListFilter::default()
                 },
             };
-            let page = self.list(&filter).await.about(&outdated.id)?;
-            let candidates: Vec<InquiryFacts> = page.data.iter().map(InquiryFacts::from).collect();
-            let owned = candidates.iter().filter(|candidate| policy::listed_owner(candidate, &accounts) == Some(owner));
-            match policy::choose_successor(owned, &outdated.id, template_id, latest_version) {
-                Successor::Reuse(found) => successor = Some((found.id.clone(), found.status.clone())),
-                Successor::Refuse { inquiry, refusal } => return Err(refusal).about(&inquiry.id),
-                Successor::Create => {}
+            let counting =
+                Counting { owner, accounts: &accounts, trusted_tag: self.config.trusted_inquiry_tag.as_deref() };
+            let listed = lookup::read_list(self.persona, self.inv, &filter, |item| counting.counts(item) && item.id != outdated.id)
+                .await
+                .about(&outdated.id)?;
+            let list = Listed { items: &listed.items, complete: listed.complete };
+            match domain_lookup::successor(&list, &counting, outdated) {
+                LookupSuccessor::Refuse { inquiry, refusal } => return Err(refusal).about(&inquiry.id),
+                LookupSuccessor::Incomplete => return Err(Throttle::LookupIncomplete).about(&outdated.id),
+                LookupSuccessor::Found(successor) => {
+                    let successor = successor.clone();
+                    let template = TemplateFacts { latest_published_version: self.templates.recall(template_id), created_recently: Vec::new() };
+                    let located = Located {
+                        owner: Some(owner.to_owned()),
+                        account_reference: account_reference.map(str::to_owned),
+                        inquiry: successor,
+                        template,
+                        template_returned: true,
+                        legacy_template: false,
+                    };
+                    // Boxed: deciding may lead back here (an async call cycle needs one indirection).
+                    return Box::pin(self.decide_and_act(located, Found::Successor, Some(&outdated.id))).await;
+                }
+                LookupSuccessor::None => {}
             }
         }
+        let previous = outdated.id.clone();
+        Box::pin(self.replace(outdated, &previous)).await
+    }
 
-        let (new_id, new_status, session_token) = match successor {
-            Some((id, status)) => (id, status, None),
-            None => {
-                let body = CreateInquiry::new(
-                    CreateInquiryAttributes {
-                        inquiry_template_id: template_id.to_owned(),
-                        reference_id: outdated.reference_id.clone(),
-                        account_id: outdated.account_id.as_ref().map(|id| id.to_string()),
-                        redirect_uri: self.config.redirect_uri.clone(),
-                        tags: Vec::new(),
-                    },
-                    None,
-                );
-                let keys = KeySequence::recreate(&outdated.id, &body);
-                let created = self.persona.create_inquiry(self.inv, &body, keys).await.about(&outdated.id)?;
-                (created.data.id, created.data.attributes.status, created.meta.session_token)
+    /// The inquiry the ledger names as a replacement decides the same way as a successor (read again: it may have
+    /// been approved since), owner still checked.
+    async fn follow(&mut self, replacement: &InquiryId, previous: &InquiryId) -> Result<Resolution, Failure> {
+        let located = self.read(replacement).await?;
+        if !self.owns(located.owner.as_deref()) {
+            return Err(Refusal::NotFound).about(previous);
+        }
+        Box::pin(self.decide_and_act(located, Found::Successor, Some(previous))).await
+    }
+
+    /// Creates the replacement of `outdated` through its ledger entry (once, ever) and hands it out.
+    async fn replace(&mut self, outdated: &InquiryFacts, previous: &InquiryId) -> Result<Resolution, Failure> {
+        let template_id = template_of(outdated).about(&outdated.id)?.to_owned();
+        let body = CreateInquiry::new(
+            CreateInquiryAttributes {
+                inquiry_template_id: template_id.clone(),
+                reference_id: outdated.reference_id.clone(),
+                account_id: outdated.account_id.as_ref().map(|id| id.to_string()),
+                redirect_uri: self.config.redirect_uri.clone(),
+                tags: self.config.trusted_inquiry_tag.iter().cloned().collect(),
+            },
+            None,
+        );
+        let keys = KeySequence::recreate(&outdated.id, &body);
+        let key = LedgerKey::Recreate { outdated: &outdated.id };
+        let created = Box::pin(creation::create_once(self.persona, self.guard, self.inv, key, &body, keys, self.retry))
+            .await
+            .about(&outdated.id)?;
+        let (new_id, access) = match created {
+            Created::New(created) => {
+                let new = InquiryFacts::from(&created.data);
+                self.learn_version(&template_id, &new).await;
+                let access = self.hand_out_new(&new, created.meta.session_token).await?;
+                (new.id, access)
+            }
+            // Another invocation created it: read it again, it may be finished already (never re-verified).
+            Created::Recorded(replacement) => {
+                let located = self.read(&replacement).await?;
+                let inquiry = located.inquiry;
+                if inquiry.redacted {
+                    return Err(Refusal::Redacted).about(&inquiry.id);
+                }
+                if !inquiry.status.is_resumable() {
+                    return Err(Refusal::NotResumable(inquiry.status.clone())).about(&inquiry.id);
+                }
+                let access = self.hand_out_new(&inquiry, None).await?;
+                (inquiry.id, access)
             }
         };
-
-        let access = self.hand_out(&new_id, &new_status, session_token).await?;
         let superseded_expired = if self.config.expire_superseded && outdated.status != InquiryStatus::Expired {
-            Some(self.expire_superseded(&outdated.id, latest_version).await)
+            self.expire_superseded(&outdated.id).await
         } else {
             None
         };
         Ok(Resolution {
             inquiry_id: new_id,
-            outcome: Outcome::Recreated { previous: outdated.id.clone(), superseded_expired },
+            outcome: Outcome::Recreated { previous: previous.clone(), superseded_expired },
             template_check: TemplateCheck::Outdated,
             access,
         })
     }
 
-    /// `/me` for a user with no inquiry yet: one is created for them, tied to their account the way Persona
-    /// recommends, under a key every first call shares.
+    /// A create returned `created`'s version: current for this template for the next hour, in every container.
+    async fn learn_version(&self, template_id: &str, created: &InquiryFacts) {
+        if let Some(version) = &created.pinned_version_id {
+            self.guard.remember_version(template_id, version).await;
+        }
+    }
+
+    /// `/me` for a user with no inquiry yet: one is created for them (once, through the ledger), tied to their
+    /// account the way Persona recommends.
     async fn create_first(&mut self, owner: &Owner, template_id: &str) -> Result<Resolution, Failure> {
         let body = CreateInquiry::new(
             CreateInquiryAttributes {
@@ -381,92 +607,150 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
                 reference_id: Some(owner.as_str().to_owned()),
                 account_id: None,
                 redirect_uri: self.config.redirect_uri.clone(),
-                tags: Vec::new(),
+                tags: self.config.trusted_inquiry_tag.iter().cloned().collect(),
             },
             Some(owner.as_str().to_owned()),
         );
         let keys = KeySequence::create(template_id, owner, &body);
-        let created = self.persona.create_inquiry(self.inv, &body, keys).await.map_err(Error::from)?;
-        let status = created.data.attributes.status;
-        let access = self.hand_out(&created.data.id, &status, created.meta.session_token).await?;
-        Ok(Resolution {
-            inquiry_id: created.data.id,
-            outcome: Outcome::Created,
-            template_check: TemplateCheck::Current,
-            access,
-        })
-    }
-
-    /// The last step, the only one where the two functions differ.
-    async fn hand_out(
-        &mut self,
-        inquiry_id: &InquiryId,
-        status: &InquiryStatus,
-        session_token_from_create: Option<String>,
-    ) -> Result<Access, Failure> {
-        let about_this = |error: UpstreamError| about_status(error, status);
-        match self.action {
-            Action::Session => {
-                if let Some(token) = session_token_from_create {
-                    return Ok(Access::Session { token: Some(token) });
-                }
-                let keys = KeySequence::per_invocation(Operation::Resume, inquiry_id, &self.inv.lambda_request_id);
-                match self.persona.resume(self.inv, inquiry_id, keys).await {
-                    Ok(resumed) => {
-                        same_inquiry(&resumed.data, inquiry_id).about(inquiry_id)?;
-                        Ok(Access::Session { token: Some(resumed.meta.session_token) })
-                    }
-                    // Persona loads a created (not yet started) inquiry without a token.
-                    Err(e) if e.is_status(409) && status == &InquiryStatus::Created => {
-                        Ok(Access::Session { token: None })
-                    }
-                    Err(e) => Err(about_this(e)).about(inquiry_id),
-                }
+        let key = LedgerKey::FirstInquiry { template_id, owner };
+        let created = Box::pin(creation::create_once(self.persona, self.guard, self.inv, key, &body, keys, self.retry));
+        match created.await? {
+            Created::New(created) => {
+                let new = InquiryFacts::from(&created.data);
+                self.learn_version(template_id, &new).await;
+                let access = self.hand_out_new(&new, created.meta.session_token).await?;
+                Ok(Resolution { inquiry_id: new.id, outcome: Outcome::Created, template_check: TemplateCheck::Current, access })
             }
-            Action::Link { expires_in_seconds } => {
-                // Persona refuses links for expired inquiries: those are resumed first.
-                if status == &InquiryStatus::Expired {
-                    let keys = KeySequence::per_invocation(Operation::Resume, inquiry_id, &self.inv.lambda_request_id);
-                    self.persona.resume(self.inv, inquiry_id, keys).await.map_err(about_this).about(inquiry_id)?;
+            // Created by an earlier request whose inquiry the lists don't show yet: it decides like a found one.
+            Created::Recorded(first) => {
+                let located = self.read(&first).await?;
+                if !self.owns(located.owner.as_deref()) {
+                    return Err(Refusal::NotFound.into());
                 }
-                let expires = expires_in_seconds.or(self.config.link_expires_in_seconds);
-                let keys = KeySequence::per_invocation(
-                    Operation::GenerateOneTimeLink,
-                    inquiry_id,
-                    &self.inv.lambda_request_id,
-                );
-                let generated = self
-                    .persona
-                    .generate_one_time_link(self.inv, inquiry_id, expires, keys)
-                    .await
-                    .map_err(about_this)
-                    .about(inquiry_id)?;
-                same_inquiry(&generated.data, inquiry_id).about(inquiry_id)?;
-                Ok(Access::OneTimeLink {
-                    link: generated.meta.one_time_link,
-                    short: generated.meta.one_time_link_short,
-                })
+                self.decide_and_act(located, Found::Newest, None).await
             }
         }
     }
 
-    /// Expires a replaced inquiry; a failure is logged (here, once) and reported, never fatal.
-    async fn expire_superseded(&mut self, inquiry_id: &InquiryId, latest_version: &str) -> bool {
-        let keys = KeySequence::expire(inquiry_id, latest_version);
-        match self.persona.expire_inquiry(self.inv, inquiry_id, keys).await.and_then(|expired| same_inquiry(&expired.data, inquiry_id)) {
-            Ok(()) => true,
+    /// The last step, the only one where the two functions differ. `counted`: the hand-out was counted at
+    /// admission (the presented inquiry); otherwise it is counted here first. A created inquiry (with a session
+    /// token from its create) is counted but never refused: its session exists already.
+    async fn hand_out(
+        &mut self,
+        inquiry: &InquiryFacts,
+        counted: bool,
+        session_token_from_create: Option<String>,
+    ) -> Result<HandOut, Failure> {
+        let inquiry_id = &inquiry.id;
+        let status = &inquiry.status;
+        if !counted {
+            let session = self.guard.count_session(inquiry_id, self.inv).await;
+            if session_token_from_create.is_none() {
+                session.about(inquiry_id)?;
+            }
+        }
+        let result = match self.action {
+            Action::Session => match session_token_from_create {
+                Some(token) => Ok(Access::Session { token: Some(token) }),
+                None => self.session(inquiry_id, status).await,
+            },
+            Action::Link { expires_in_seconds } => self.link(inquiry_id, status, expires_in_seconds).await,
+        };
+        match result {
+            Ok(access) => Ok(HandOut::Access(access)),
+            Err(error) if self.is_session_cap(&error) => Ok(HandOut::SessionCapReached),
+            Err(error) => Err(about_status(error, status)).about(inquiry_id),
+        }
+    }
+
+    /// A hand-out on an inquiry that can't have used up its sessions (just created, or found as a replacement).
+    async fn hand_out_new(
+        &mut self,
+        inquiry: &InquiryFacts,
+        session_token_from_create: Option<String>,
+    ) -> Result<Access, Failure> {
+        match self.hand_out(inquiry, false, session_token_from_create).await? {
+            HandOut::Access(access) => Ok(access),
+            HandOut::SessionCapReached => Err(Refusal::NotResumable(inquiry.status.clone())).about(&inquiry.id),
+        }
+    }
+
+    async fn session(&mut self, inquiry_id: &InquiryId, status: &InquiryStatus) -> Result<Access, UpstreamError> {
+        let keys = self.inv.keys_for(Operation::Resume, inquiry_id);
+        match self.persona.resume(self.inv, inquiry_id, keys).await {
+            Ok(resumed) => {
+                same_inquiry(&resumed.data, inquiry_id)?;
+                Ok(Access::Session { token: Some(resumed.meta.session_token) })
+            }
+            // Persona loads a created (not yet started) inquiry without a token.
+            Err(e) if e.is_status(409) && status == &InquiryStatus::Created => Ok(Access::Session { token: None }),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn link(
+        &mut self,
+        inquiry_id: &InquiryId,
+        status: &InquiryStatus,
+        expires_in_seconds: Option<u32>,
+    ) -> Result<Access, UpstreamError> {
+        // Persona refuses links for expired inquiries: those are resumed first.
+        if status == &InquiryStatus::Expired {
+            let keys = self.inv.keys_for(Operation::Resume, inquiry_id);
+            self.persona.resume(self.inv, inquiry_id, keys).await?;
+        }
+        let expires = expires_in_seconds.or(self.config.link_expires_in_seconds);
+        let keys = self.inv.keys_for(Operation::GenerateOneTimeLink, inquiry_id);
+        let generated = self.persona.generate_one_time_link(self.inv, inquiry_id, expires, keys).await?;
+        same_inquiry(&generated.data, inquiry_id)?;
+        Ok(Access::OneTimeLink { link: generated.meta.one_time_link, short: generated.meta.one_time_link_short })
+    }
+
+    /// Persona's refusal of a session because the inquiry's 25 sessions are used up, as `SESSION_LIMIT_ERROR`
+    /// recognises it (Persona documents no text for it). Every refused hand-out logs Persona's error title, so an
+    /// operator can set the pattern from what production shows.
+    fn is_session_cap(&self, error: &UpstreamError) -> bool {
+        let UpstreamError::Rejected { status, reason, .. } = error else { return false };
+        let title = reason.as_ref().map_or("", |reason| reason.title.as_str());
+        tracing::warn!(status, persona_error_title = title, "Persona refused the hand-out");
+        match (&self.config.guard.session_limit_error, reason) {
+            (Some(pattern), Some(reason)) => pattern.matches(&reason.title, &reason.details),
+            _ => false,
+        }
+    }
+
+    /// Expires a replaced inquiry when the cap leaves room; a failure is logged (here, once) and reported, never
+    /// fatal. The key is this invocation's: a replayed old answer can't claim it was expired now.
+    async fn expire_superseded(&mut self, inquiry_id: &InquiryId) -> Option<bool> {
+        if self.inv.calls_made() >= self.retry.max_requests_per_invocation {
+            return None;
+        }
+        let keys = self.inv.keys_for(Operation::Expire, inquiry_id);
+        let expired = self.persona.expire_inquiry(self.inv, inquiry_id, keys).await;
+        match expired.and_then(|expired| same_inquiry(&expired.data, inquiry_id)) {
+            Ok(()) => Some(true),
             Err(error) => {
                 tracing::warn!(
-                    lambda_request_id = %self.inv.lambda_request_id,
                     superseded_inquiry_id = %inquiry_id,
                     error = %error,
                     persona_request_id = error.request_id(),
                     "could not expire the superseded inquiry"
                 );
-                false
+                Some(false)
             }
         }
     }
+}
+
+fn template_of(inquiry: &InquiryFacts) -> Result<&str, UpstreamError> {
+    inquiry.template_id.as_deref().ok_or(UpstreamError::Malformed {
+        detail: "the outdated inquiry names no inquiry template".into(),
+        request_id: None,
+    })
+}
+
+fn wrong_inquiry(answered: &InquiryId) -> UpstreamError {
+    UpstreamError::Malformed { detail: format!("Persona answered about {answered} instead"), request_id: None }
 }
 
 /// A credential is only handed out for the inquiry we asked about: an answer about another inquiry is a broken
@@ -477,15 +761,6 @@ fn same_inquiry(answered: &Inquiry, asked: &InquiryId) -> Result<(), UpstreamErr
     } else {
         Err(UpstreamError::Malformed { detail: format!("Persona answered about {} instead", answered.id), request_id: None })
     }
-}
-
-/// The newest listed inquiry the caller owns; items that aren't theirs are skipped, never named.
-fn first_owned(page: &InquiryList, accounts: &KnownAccounts, owner: &Owner) -> Option<InquiryId> {
-    page.data
-        .iter()
-        .map(InquiryFacts::from)
-        .find(|item| policy::is_owned_by(policy::listed_owner(item, accounts), owner))
-        .map(|item| item.id)
 }
 
 /// An upstream failure of a call about one inquiry: Persona's 404 is ours.

@@ -1,10 +1,14 @@
-//! Cold-start state: configuration, the API key and one HTTP client, built once per Lambda container.
+//! Cold-start state: configuration, the API key, one HTTP client and the guard, built once per Lambda container.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::ops::config::{Config, ConfigError};
+use crate::app::template_memory::TemplateMemory;
+use crate::guard::{self, Guard, Limits};
+use crate::ops::config::{Config, ConfigError, GuardConfig};
+use crate::ops::secrets::ApiKeySource;
 use crate::ops::secrets::{KeyStore, SecretError};
 use crate::persona::client::PersonaClient;
 use crate::persona::preconnect::{DialOutcome, PreDial, DIAL_BUDGET};
@@ -24,6 +28,9 @@ pub enum StartupError {
 pub struct AppState {
     config: Config,
     persona: PersonaClient,
+    guard: Arc<Guard>,
+    templates: TemplateMemory,
+    retry: RetryPolicy,
     /// Whether init opened the connection to Persona for the first call (its log line says so).
     pre_dial: DialOutcome,
     /// True until the first invocation of this container took it (the `ColdStart` metric).
@@ -37,6 +44,18 @@ impl AppState {
 
     pub(crate) fn persona(&self) -> &PersonaClient {
         &self.persona
+    }
+
+    pub(crate) fn guard(&self) -> &Arc<Guard> {
+        &self.guard
+    }
+
+    pub(crate) fn templates(&self) -> &TemplateMemory {
+        &self.templates
+    }
+
+    pub(crate) fn retry(&self) -> &RetryPolicy {
+        &self.retry
     }
 
     pub(crate) fn pre_dial(&self) -> DialOutcome {
@@ -53,11 +72,16 @@ impl AppState {
         Self::from_config(Config::from_env()?).await
     }
 
-    /// The secret read (network) and the HTTP client (root certificates from disk, parsed: CPU; then DNS, TCP and
-    /// TLS to Persona, `persona/preconnect.rs`) don't depend on each other, so they overlap: the client is built on
-    /// a blocking thread and dials Persona while the secret is read. A dial that fails or runs past its budget only
-    /// means the first call dials itself, as it would without it.
+    /// The secret read (network), the guard's client and its connection (network), and the HTTP client (root
+    /// certificates from disk, parsed: CPU; then DNS, TCP and TLS to Persona, `persona/preconnect.rs`) don't
+    /// depend on each other, so they overlap: the client is built on a blocking thread and dials Persona while the
+    /// secret is read and the guard's table is reached. A dial that fails or runs past its budget only means the
+    /// first call dials itself, as it would without it.
     pub async fn from_config(config: Config) -> Result<Self, StartupError> {
+        // The AWS configuration (region, credentials) once, for every AWS client — only when one is needed.
+        let needs_aws =
+            matches!(config.api_key_source, ApiKeySource::SecretsManager { .. }) || config.guard.table.is_some();
+        let aws = if needs_aws { Some(aws_config::load_from_env().await) } else { None };
         let predial = PreDial::new();
         let layer = predial.clone();
         let http = tokio::task::spawn_blocking(move || http_client(Some(&layer)));
@@ -67,7 +91,13 @@ impl AppState {
             let pre_dial = predial.dial(&http, &config.persona_api_base_url, DIAL_BUDGET).await;
             Ok::<_, StartupError>((http, pre_dial))
         };
-        let (keys, http) = tokio::join!(KeyStore::load(&config.api_key_source), connect);
+        let guard = async {
+            match &aws {
+                Some(aws) => guard::connect(aws, config.guard.table.as_deref(), limits(&config.guard)).await,
+                None => guard::connect(&aws_config::SdkConfig::builder().build(), None, limits(&config.guard)).await,
+            }
+        };
+        let (keys, http, guard) = tokio::join!(KeyStore::load(&config.api_key_source, aws.as_ref()), connect, guard);
         // A bad secret is reported first, as before the overlap.
         let keys = keys?;
         let (http, pre_dial) = http?;
@@ -75,15 +105,28 @@ impl AppState {
             Transport::new(http, &config.persona_api_base_url, &config.persona_version, keys, RetryPolicy::default())
                 .map_err(StartupError::Client)?;
         let persona = PersonaClient::new(transport);
-        Ok(Self { config, persona, pre_dial, cold: AtomicBool::new(true) })
+        let (guard, templates, retry) = (Arc::new(guard), TemplateMemory::default(), RetryPolicy::default());
+        Ok(Self { config, persona, guard, templates, retry, pre_dial, cold: AtomicBool::new(true) })
     }
 
-    /// For tests and callers that bring their own key store or retry policy.
-    pub fn with_keys(config: Config, keys: KeyStore, retry: RetryPolicy) -> Result<Self, StartupError> {
+    /// For tests and callers that bring their own key store, retry policy and guard (the in-process store, or
+    /// one over moto's DynamoDB).
+    pub fn with_keys(config: Config, keys: KeyStore, retry: RetryPolicy, guard: Guard) -> Result<Self, StartupError> {
         let http = http_client(None).map_err(StartupError::Client)?;
-        let transport = Transport::new(http, &config.persona_api_base_url, &config.persona_version, keys, retry)
-            .map_err(StartupError::Client)?;
+        let transport =
+            Transport::new(http, &config.persona_api_base_url, &config.persona_version, keys, retry.clone())
+                .map_err(StartupError::Client)?;
         let persona = PersonaClient::new(transport);
-        Ok(Self { config, persona, pre_dial: DialOutcome::Off, cold: AtomicBool::new(true) })
+        let (guard, templates) = (Arc::new(guard), TemplateMemory::default());
+        Ok(Self { config, persona, guard, templates, retry, pre_dial: DialOutcome::Off, cold: AtomicBool::new(true) })
+    }
+}
+
+/// The guard's budgets as configured (`0` = off).
+pub fn limits(config: &GuardConfig) -> Limits {
+    Limits {
+        persona_calls_per_minute: config.persona_calls_per_minute,
+        requests_per_owner_per_minute: config.requests_per_owner_per_minute,
+        sessions_per_inquiry_per_day: config.sessions_per_inquiry_per_day,
     }
 }

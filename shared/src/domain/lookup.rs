@@ -202,6 +202,7 @@ mod tests {
         // (reference list, account list, expected)
         let older_pending_own = inquiry("inq_own", Pending, 10);
         let newer_approved_account = on_account(inquiry("inq_acct", Approved, 20), "act_user1");
+        #[allow(clippy::type_complexity)] // a table's rows read best spelled out
         let table: Vec<(&str, Vec<InquiryFacts>, Vec<InquiryFacts>, Option<&str>)> = vec![
             ("older pending (own id), newer approved (account): the approved one", vec![older_pending_own.clone()], vec![newer_approved_account.clone()], Some("inq_acct")),
             ("the reverse: the newer pending one", vec![inquiry("inq_own", Approved, 10)], vec![on_account(inquiry("inq_acct", Pending, 20), "act_user1")], Some("inq_acct")),

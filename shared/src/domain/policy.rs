@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::domain::ids::{AccountId, InquiryId};
+use crate::domain::ids::AccountId;
 use crate::domain::inquiry::InquiryFacts;
 use crate::domain::owner::Owner;
 use crate::domain::status::InquiryStatus;
@@ -17,11 +17,14 @@ pub enum UnavailablePolicy {
     Reject,
 }
 
-/// What the rules know about an inquiry's template.
+/// What the rules know about an inquiry's template (docs/design.md, "What latest means is what creation gives").
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TemplateFacts {
     /// `itmplv_…`, when Persona returned the template (it does not for sandbox keys) and something is published.
     pub latest_published_version: Option<String>,
+    /// The versions creates of this deployment returned for the template within the last hour (the guard's set):
+    /// with Persona's explicit deploy, what new inquiries get need not be the latest published version.
+    pub created_recently: Vec<String>,
 }
 
 /// Is the inquiry pinned to its template's latest published version?
@@ -45,12 +48,18 @@ impl TemplateCheck {
     }
 }
 
-/// Compares the version an inquiry is pinned to with its template's latest published version.
+/// Current when the inquiry is pinned to the latest published version or to a version creation gave within the
+/// hour (so an inquiry on the latest published version is never downgraded, and a replacement is never outdated
+/// the moment it is made); outdated when both are known and it is on neither; else unavailable.
 pub fn check_template(inquiry: &InquiryFacts, template: &TemplateFacts) -> TemplateCheck {
-    match (&inquiry.pinned_version_id, &template.latest_published_version) {
-        (Some(pinned), Some(latest)) if pinned == latest => TemplateCheck::Current,
-        (Some(_), Some(_)) => TemplateCheck::Outdated,
-        _ => TemplateCheck::Unavailable,
+    let Some(pinned) = &inquiry.pinned_version_id else { return TemplateCheck::Unavailable };
+    if template.created_recently.contains(pinned) {
+        return TemplateCheck::Current;
+    }
+    match &template.latest_published_version {
+        Some(latest) if latest == pinned => TemplateCheck::Current,
+        Some(_) => TemplateCheck::Outdated,
+        None => TemplateCheck::Unavailable,
     }
 }
 
@@ -128,51 +137,10 @@ impl KnownAccounts {
     }
 }
 
-/// The owner of an inquiry that came from a list (whose items carry no `included`): its own reference id, else the
-/// reference id of its account if we know that account.
-pub fn listed_owner<'a>(inquiry: &'a InquiryFacts, accounts: &'a KnownAccounts) -> Option<&'a str> {
-    let account_reference = inquiry.account_id.as_ref().and_then(|id| accounts.reference_id(id));
-    owner_of(inquiry.reference_id.as_deref(), account_reference)
-}
-
-/// What replaces an outdated inquiry, among candidates already known to be the same owner's (newest first).
-#[derive(Debug, Clone)]
-pub enum Successor<'a> {
-    /// An unfinished inquiry on the latest version: reuse it, create nothing.
-    Reuse(&'a InquiryFacts),
-    /// The newest inquiry on the latest version is finished or redacted: the user already went through the latest
-    /// version, so nothing is created and the refusal names that inquiry.
-    Refuse { inquiry: &'a InquiryFacts, refusal: Refusal },
-    /// No inquiry on the latest version yet: create one.
-    Create,
-}
-
-/// Recreate step 1 (docs/design.md, "Recreate"): the newest of the owner's inquiries on the same template, other
-/// than the outdated one, pinned to the latest published version, decides.
-pub fn choose_successor<'a>(
-    owned_candidates: impl IntoIterator<Item = &'a InquiryFacts>,
-    outdated_id: &InquiryId,
-    template_id: &str,
-    latest_version_id: &str,
-) -> Successor<'a> {
-    let newest = owned_candidates.into_iter().find(|candidate| {
-        &candidate.id != outdated_id
-            && candidate.template_id.as_deref() == Some(template_id)
-            && candidate.pinned_version_id.as_deref() == Some(latest_version_id)
-    });
-    match newest {
-        None => Successor::Create,
-        Some(inquiry) if inquiry.redacted => Successor::Refuse { inquiry, refusal: Refusal::Redacted },
-        Some(inquiry) if !inquiry.status.is_resumable() => {
-            Successor::Refuse { inquiry, refusal: Refusal::NotResumable(inquiry.status.clone()) }
-        }
-        Some(inquiry) => Successor::Reuse(inquiry),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ids::InquiryId;
     use InquiryStatus::*;
     use TemplateCheck::{Current, Outdated, Unavailable};
     use UnavailablePolicy::{Reject, Resume as ResumeAnyway};
@@ -192,7 +160,7 @@ mod tests {
     }
 
     fn template(latest: Option<&str>) -> TemplateFacts {
-        TemplateFacts { latest_published_version: latest.map(str::to_owned) }
+        TemplateFacts { latest_published_version: latest.map(str::to_owned), created_recently: Vec::new() }
     }
 
     #[test]
@@ -207,6 +175,29 @@ mod tests {
         for (pinned, latest, expected) in table {
             let inquiry = facts("inq_1", Pending, false, "itmpl_1", pinned);
             assert_eq!(check_template(&inquiry, &template(latest)), expected, "{pinned:?} vs {latest:?}");
+        }
+    }
+
+    #[test]
+    fn what_creation_gives_is_current() {
+        // Explicit deploy: creation gives v2 while v3 is the latest published.
+        let created = |versions: &[&str], latest: Option<&str>| TemplateFacts {
+            latest_published_version: latest.map(str::to_owned),
+            created_recently: versions.iter().map(|v| (*v).to_owned()).collect(),
+        };
+        let table = [
+            (Some("itmplv_2"), created(&["itmplv_2"], Some("itmplv_3")), Current, "a version creation gave"),
+            (Some("itmplv_3"), created(&["itmplv_2"], Some("itmplv_3")), Current, "the latest published: never downgraded"),
+            (Some("itmplv_1"), created(&["itmplv_2"], Some("itmplv_3")), Outdated, "neither"),
+            (Some("itmplv_2"), created(&["itmplv_2", "itmplv_4"], None), Current, "known from creation alone"),
+            (Some("itmplv_1"), created(&["itmplv_2"], None), Unavailable, "no latest, not created"),
+            (None, created(&["itmplv_2"], Some("itmplv_3")), Unavailable, "no pinned version"),
+        ];
+        for (pinned, template, expected, name) in table {
+            let inquiry = facts("inq_1", Pending, false, "itmpl_1", pinned);
+            assert_eq!(check_template(&inquiry, &template), expected, "{name}");
+            let decision = decide(&inquiry, &template, UnavailablePolicy::Resume);
+            assert_eq!(decision.is_ok_and(|d| d == Decision::Resume), expected != Outdated, "{name}");
         }
     }
 
@@ -284,55 +275,5 @@ mod tests {
         for &(own, account, claim, expected) in table {
             assert_eq!(is_owned_by(owner_of(own, account), &owner(claim)), expected, "{own:?} {account:?} {claim}");
         }
-    }
-
-    fn inquiry(id: &str, status: &str, template: &str, version: &str, redacted: bool) -> InquiryFacts {
-        facts(id, InquiryStatus::from(status), redacted, template, Some(version))
-    }
-
-    #[test]
-    fn the_newest_inquiry_on_the_latest_version_decides_the_successor() {
-        let old = InquiryId::parse("inq_old").unwrap();
-        // Ok(reused id), Err(Some((named id, refusal))) or Err(None) for "create".
-        type Chosen = Result<String, Option<(String, Refusal)>>;
-        let reuse = |inquiries: &[InquiryFacts]| -> Chosen {
-            match choose_successor(inquiries, &old, "itmpl_1", "itmplv_2") {
-                Successor::Reuse(found) => Ok(found.id.to_string()),
-                Successor::Refuse { inquiry, refusal } => Err(Some((inquiry.id.to_string(), refusal))),
-                Successor::Create => Err(None),
-            }
-        };
-        let other_version = inquiry("inq_otherversion", "pending", "itmpl_1", "itmplv_3", false);
-        let other_template = inquiry("inq_othertemplate", "pending", "itmpl_9", "itmplv_2", false);
-        let the_old_one = inquiry("inq_old", "pending", "itmpl_1", "itmplv_2", false);
-        let expired = inquiry("inq_succ", "expired", "itmpl_1", "itmplv_2", false);
-        let approved = inquiry("inq_done", "approved", "itmpl_1", "itmplv_2", false);
-        let redacted = inquiry("inq_gone", "pending", "itmpl_1", "itmplv_2", true);
-        let table: Vec<(Vec<InquiryFacts>, Chosen)> = vec![
-            (vec![], Err(None)),
-            (vec![other_version.clone(), other_template.clone(), the_old_one.clone()], Err(None)),
-            (vec![other_version.clone(), expired.clone(), approved.clone()], Ok("inq_succ".into())),
-            // A finished replacement: the user already went through the latest version — never re-verified.
-            (vec![approved.clone(), expired.clone()], Err(Some(("inq_done".into(), Refusal::NotResumable(Approved))))),
-            (vec![redacted.clone(), expired.clone()], Err(Some(("inq_gone".into(), Refusal::Redacted)))),
-        ];
-        for (candidates, expected) in table {
-            let names: Vec<String> = candidates.iter().map(|c| c.id.to_string()).collect();
-            assert_eq!(reuse(&candidates), expected, "{names:?}");
-        }
-    }
-
-    #[test]
-    fn listed_inquiries_are_owned_through_known_accounts_only() {
-        let listed = InquiryFacts {
-            account_id: Some(AccountId::parse("act_1").unwrap()),
-            ..facts("inq_1", Pending, false, "itmpl_1", None)
-        };
-        let mut accounts = KnownAccounts::default();
-        assert_eq!(listed_owner(&listed, &accounts), None, "an unknown account proves nothing");
-        accounts.add(AccountId::parse("act_2").unwrap(), Some("user-2"));
-        assert_eq!(listed_owner(&listed, &accounts), None);
-        accounts.add(AccountId::parse("act_1").unwrap(), Some("user-1"));
-        assert_eq!(listed_owner(&listed, &accounts), Some("user-1"));
     }
 }

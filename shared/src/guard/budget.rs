@@ -244,6 +244,7 @@ mod tests {
         let no_calls = Admission { owner: Some(&owner), inquiry: None, persona_calls: 0 };
         // (limits, admission, expected (budget, add, limit) in order)
         let sessions = Budget::InquirySessions { inquiry: inquiry.clone() };
+        #[allow(clippy::type_complexity)] // a table's rows read best spelled out
         let table: Vec<(Limits, Admission<'_>, Vec<(Budget, u32, u32)>)> = vec![
             (on, full, vec![(Budget::OwnerRequests, 1, 10), (sessions.clone(), 1, 10), (Budget::PersonaCalls, 4, 240)]),
             (on, iam, vec![(sessions.clone(), 1, 10), (Budget::PersonaCalls, 2, 240)]),

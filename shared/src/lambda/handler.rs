@@ -47,7 +47,14 @@ async fn run(
 ) -> Result<Resolution, Failure> {
     let config = state.config();
     let parsed = parse_request(request, function, config.auth_mode, &config.owner_claim)?;
-    ResumeService { config, persona: state.persona() }.resolve(inv, &parsed).await
+    let service = ResumeService {
+        config,
+        persona: state.persona(),
+        guard: state.guard(),
+        templates: state.templates(),
+        retry: state.retry(),
+    };
+    service.resolve(inv, &parsed).await
 }
 
 fn api_gateway_request_id(request: &Request) -> Option<String> {

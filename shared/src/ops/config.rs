@@ -213,7 +213,7 @@ impl Config {
 
         // --- Planted inquiries ---
         let trusted_inquiry_tag = get("TRUSTED_INQUIRY_TAG").map(parse_trusted_inquiry_tag).transpose()?;
-        let guard = GuardConfig::from_lookup(&get)?;
+        let guard = GuardConfig::from_lookup(get)?;
 
         Ok(Self {
             api_key_source,

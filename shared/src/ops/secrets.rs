@@ -98,13 +98,17 @@ pub struct KeyStore {
 }
 
 impl KeyStore {
-    /// Loads the key once, at cold start (Secrets Manager as the environment configures the SDK).
-    pub async fn load(source: &ApiKeySource) -> Result<Self, SecretError> {
-        match source {
-            ApiKeySource::Environment(key) => Ok(Self::fixed(key.clone())),
-            ApiKeySource::SecretsManager { secret_id } => {
-                let client = aws_sdk_secretsmanager::Client::new(&aws_config::load_from_env().await);
-                Self::from_secrets_manager(client, secret_id).await
+    /// Loads the key once, at cold start (Secrets Manager through the AWS configuration init loaded once for
+    /// every AWS client; `None` only when nothing needs AWS).
+    pub async fn load(source: &ApiKeySource, aws: Option<&aws_config::SdkConfig>) -> Result<Self, SecretError> {
+        match (source, aws) {
+            (ApiKeySource::Environment(key), _) => Ok(Self::fixed(key.clone())),
+            (ApiKeySource::SecretsManager { secret_id }, Some(aws)) => {
+                Self::from_secrets_manager(aws_sdk_secretsmanager::Client::new(aws), secret_id).await
+            }
+            (ApiKeySource::SecretsManager { secret_id }, None) => {
+                let aws = aws_config::load_from_env().await;
+                Self::from_secrets_manager(aws_sdk_secretsmanager::Client::new(&aws), secret_id).await
             }
         }
     }

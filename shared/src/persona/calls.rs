@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::domain::ids::InquiryId;
+use crate::persona::idempotency::KeySequence;
 use crate::persona::operation::Operation;
 
 /// Time kept back from Lambda's deadline to render the answer and post it to the Runtime API.
@@ -124,6 +126,20 @@ impl Invocation {
                 Ok(())
             }
         }
+    }
+
+    /// Reserves what is missing for the invocation's calls to reach `total` (a step whose calls are known, e.g. a
+    /// replacement's list and create) in one round trip, instead of one per call; the answers of
+    /// [`Self::reserve_call`].
+    pub async fn reserve_up_to(&self, total: u32) -> Result<(), u64> {
+        let reserved = self.budget.reserved.load(Ordering::Relaxed);
+        self.reserve_calls(total.saturating_sub(reserved)).await
+    }
+
+    /// The idempotency keys of a per-invocation call (resume, link, expire): fresh for every invocation, built
+    /// here only (docs/design.md, "Idempotency keys").
+    pub fn keys_for(&self, operation: Operation, inquiry_id: &InquiryId) -> KeySequence {
+        KeySequence::per_invocation(operation, inquiry_id, &self.lambda_request_id)
     }
 
     /// Reserves `calls` more at once (a step whose calls are known, e.g. a replacement's list and create) so they

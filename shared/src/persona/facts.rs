@@ -24,7 +24,7 @@ impl From<&Inquiry> for InquiryFacts {
 
 impl From<&InquiryDocument> for TemplateFacts {
     fn from(document: &InquiryDocument) -> Self {
-        Self { latest_published_version: document.latest_published_version_id() }
+        Self { latest_published_version: document.latest_published_version_id(), created_recently: Vec::new() }
     }
 }
 

@@ -60,9 +60,6 @@ impl KeySequence {
         Self::starting_at(format!("{operation}:{inquiry_id}:{request}"))
     }
 
-    pub fn expire(inquiry_id: &InquiryId, latest_version_id: &str) -> Self {
-        Self::starting_at(format!("expire:{inquiry_id}:{latest_version_id}"))
-    }
 
     /// The key to send now.
     pub fn current(&self) -> String {
@@ -125,7 +122,11 @@ mod tests {
             KeySequence::per_invocation(Operation::Resume, &id("inq_1"), "8f0e-1").current(),
             "resume:inq_1:8f0e-1"
         );
-        assert_eq!(KeySequence::expire(&id("inq_1"), "itmplv_2").current(), "expire:inq_1:itmplv_2");
+        assert_eq!(
+            KeySequence::per_invocation(Operation::Expire, &id("inq_1"), "8f0e-1").current(),
+            "expire:inq_1:8f0e-1",
+            "expire is keyed per invocation: an old replay can't report an expiry that did not happen now"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use persona_resume::domain::ids::AccountId;
 use persona_resume::domain::inquiry::InquiryFacts;
+use persona_resume::domain::lookup::{self, Counting, Listed};
 use persona_resume::domain::policy::{
     self, Decision, KnownAccounts, Refusal, TemplateCheck, TemplateFacts, UnavailablePolicy,
 };
@@ -147,7 +148,7 @@ fn check_inquiry(
         _ => TemplateCheck::Unavailable,
     };
     let facts = InquiryFacts::from(inquiry);
-    let template = TemplateFacts { latest_published_version: latest.map(str::to_owned) };
+    let template = TemplateFacts { latest_published_version: latest.map(str::to_owned), created_recently: Vec::new() };
     let check = policy::check_template(&facts, &template);
     expect_eq("template check", check, implied_check)?;
     let resumable = !redacted && matches!(status, "created" | "pending" | "expired");
@@ -208,13 +209,17 @@ fn check_list(document: &Value) -> Result<Vec<String>, Failure> {
         .zip(raw_items)
         .map(|(inquiry, raw)| check_inquiry(raw, inquiry, None, None).map(|i| i.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
-    // The successor choice runs over every list the decision may see.
+    // The lookup rules run over every list the decision may see: each item's own reference id makes it its
+    // owner's, and the newest and the successor search never fail on a schema-valid list.
     let facts: Vec<InquiryFacts> = read.data.iter().map(InquiryFacts::from).collect();
+    let nobody = KnownAccounts::default();
     for inquiry in &facts {
-        if let (Some(template), Some(version)) = (&inquiry.template_id, &inquiry.pinned_version_id) {
-            let _ = policy::choose_successor(&facts, &inquiry.id, template, version);
-        }
-        let _ = policy::listed_owner(inquiry, &KnownAccounts::default());
+        let Some(owner) = inquiry.reference_id.as_deref() else { continue };
+        let counting = Counting { owner, accounts: &nobody, trusted_tag: None };
+        expect_eq("counted for its own reference id", counting.counts(inquiry), true)?;
+        let list = Listed { items: &facts, complete: true };
+        let _ = lookup::newest(&[list], &counting);
+        let _ = lookup::successor(&list, &counting, inquiry);
     }
     Ok(implied)
 }

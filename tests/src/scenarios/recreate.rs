@@ -175,7 +175,7 @@ pub async fn finished_replacement_is_refused_on_the_old_id(rig: &Rig) {
 pub async fn a_changed_redirect_uri_starts_a_fresh_key(rig: &Rig) {
     let w = World::new(rig);
     let old = w.seed("pending");
-    let latest = w.publish_version();
+    w.publish_version();
     let wrong = rig.deploy(&[("PERSONA_REDIRECT_URI", "https://app.example.com/wrong")]).await.unwrap();
     rig.fake.add_fault(Fault::new(PersonaOp::Create, FaultKind::Status { status: 422 }));
     assert_problem(&w.session(&wrong, &old.id).await, 502, "persona_error");

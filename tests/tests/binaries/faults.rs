@@ -216,7 +216,7 @@ fault_test!(dropped_connections_retry_the_same_key, |rig, case| {
 
 fault_test!(a_dropped_create_answer_creates_one_inquiry, |rig, case| {
     let old = case.seed("pending");
-    let latest = case.world.publish_version();
+    case.world.publish_version();
     rig.fake.add_fault(Fault::new(Op::Create, FaultKind::DropAfterCommit));
     let invoked = case.call(ResumeSession, &old.id, INVOCATION_DEADLINE).await;
     assert_answer(&invoked, 200, None);
@@ -237,7 +237,7 @@ fault_test!(a_dropped_create_answer_creates_one_inquiry, |rig, case| {
 
 fault_test!(the_invocation_budget_caps_a_long_bad_day, |rig, case| {
     let old = case.seed("pending");
-    let latest = case.world.publish_version();
+    case.world.publish_version();
     // Every step fails three times before it would succeed: 1 + 4 + 4 + 4 = 13 requests > 12.
     rig.fake.add_fault(Fault::new(Op::List, FaultKind::Status { status: 503 }).times(3));
     rig.fake.add_fault(Fault::new(Op::Create, FaultKind::Status { status: 500 }).times(3));

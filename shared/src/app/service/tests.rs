@@ -1,16 +1,19 @@
 //! The orchestration over an in-memory Persona (no HTTP): ownership through accounts, loose list filters, and
 //! recreates that never re-verify. The HTTP-level behaviour is covered by the rig in `tests/`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use serde_json::{json, Value};
 
 use super::*;
 use crate::domain::ids::AccountId;
+use crate::guard::{Limits, MemoryStore, Store};
+use crate::persona::calls::UpstreamCall;
 use crate::ops::config::{AuthMode, Config};
 use crate::persona::model::CreateInquiry;
 use crate::persona::model::{
-    AccountDocument, AccountList, CreatedDocument, ExpiredDocument, OneTimeLinkDocument, ResumeDocument,
+    AccountDocument, AccountList, CreatedDocument, ExpiredDocument, InquiryDocument, InquiryList, OneTimeLinkDocument,
+    ResumeDocument,
 };
 
 const TEMPLATE: &str = "itmpl_1";
@@ -23,6 +26,8 @@ struct Stored {
     own_reference: Option<&'static str>,
     account: Option<&'static str>,
     version: &'static str,
+    created_at: Option<&'static str>,
+    tags: Vec<&'static str>,
 }
 
 /// Persona in memory, pessimistic like the rig's fake: `lax` makes every list ignore its filters.
@@ -31,11 +36,35 @@ struct MemoryPersona {
     accounts: Vec<(&'static str, &'static str)>,
     lax: bool,
     calls: RefCell<Vec<Operation>>,
+    /// Creates answer 500 this many more times (an incident).
+    failing_creates: Cell<u32>,
+    /// The version creates give (explicit deploy: not necessarily the latest published one).
+    created_version: &'static str,
+    /// Resume and link refuse with the session-cap error.
+    sessions_used_up: bool,
+    creates: Cell<u32>,
 }
 
 impl MemoryPersona {
     fn new(inquiries: Vec<Stored>, accounts: Vec<(&'static str, &'static str)>) -> Self {
-        Self { inquiries: RefCell::new(inquiries), accounts, lax: false, calls: RefCell::default() }
+        Self {
+            inquiries: RefCell::new(inquiries),
+            accounts,
+            lax: false,
+            calls: RefCell::default(),
+            failing_creates: Cell::new(0),
+            created_version: LATEST,
+            sessions_used_up: false,
+            creates: Cell::new(0),
+        }
+    }
+
+    fn session_cap_error() -> UpstreamError {
+        let reason = crate::persona::error::PersonaReason {
+            title: "Unprocessable entity".into(),
+            details: "Inquiry has reached the maximum number of inquiry sessions".into(),
+        };
+        UpstreamError::Rejected { status: 422, request_id: None, reason: Some(reason) }
     }
 
     fn record(&self, operation: Operation) {
@@ -49,7 +78,8 @@ impl MemoryPersona {
     fn resource(stored: &Stored) -> Value {
         json!({
             "type": "inquiry", "id": stored.id,
-            "attributes": {"status": stored.status, "reference-id": stored.own_reference, "redacted-at": null},
+            "attributes": {"status": stored.status, "reference-id": stored.own_reference, "redacted-at": null,
+                "created-at": stored.created_at, "tags": stored.tags},
             "relationships": {
                 "account": {"data": stored.account.map(|id| json!({"type": "account", "id": id}))},
                 "template": {"data": {}},
@@ -119,11 +149,20 @@ impl PersonaPort for MemoryPersona {
 
     async fn create_inquiry(
         &self,
-        _: &mut Invocation,
+        inv: &mut Invocation,
         body: &CreateInquiry,
         _: KeySequence,
     ) -> Result<CreatedDocument, UpstreamError> {
         self.record(Operation::CreateInquiry);
+        let failing = self.failing_creates.get();
+        let status = if failing > 0 { 500 } else { 201 };
+        let duration = std::time::Duration::ZERO;
+        inv.record(UpstreamCall { operation: Operation::CreateInquiry, status: Some(status), duration, request_id: None });
+        if failing > 0 {
+            self.failing_creates.set(failing - 1);
+            return Err(UpstreamError::Unavailable { detail: "create: 500".into(), request_id: Some("req_500".into()) });
+        }
+        self.creates.set(self.creates.get() + 1);
         let attributes = &body.data.attributes;
         let account = attributes.account_id.clone().map(|id| &*id.leak());
         let stored = Stored {
@@ -131,7 +170,9 @@ impl PersonaPort for MemoryPersona {
             status: "created",
             own_reference: attributes.reference_id.clone().map(|r| &*r.leak()),
             account,
-            version: LATEST,
+            version: self.created_version,
+            created_at: Some("2026-12-06T12:00:00.000Z"),
+            tags: attributes.tags.iter().map(|t| &*t.clone().leak()).collect(),
         };
         self.inquiries.borrow_mut().insert(0, stored.clone());
         Self::doc(json!({"data": Self::resource(&stored), "meta": {"session-token": "tok-created"}}))
@@ -145,6 +186,9 @@ impl PersonaPort for MemoryPersona {
     ) -> Result<ResumeDocument, UpstreamError> {
         self.record(Operation::Resume);
         let stored = self.find(id)?;
+        if self.sessions_used_up && stored.id != "inq_created" {
+            return Err(Self::session_cap_error());
+        }
         Self::doc(json!({"data": Self::resource(&stored), "meta": {"session-token": "tok"}}))
     }
 
@@ -157,6 +201,9 @@ impl PersonaPort for MemoryPersona {
     ) -> Result<OneTimeLinkDocument, UpstreamError> {
         self.record(Operation::GenerateOneTimeLink);
         let stored = self.find(id)?;
+        if self.sessions_used_up && stored.id != "inq_created" {
+            return Err(Self::session_cap_error());
+        }
         Self::doc(json!({"data": Self::resource(&stored),
             "meta": {"one-time-link": "https://l/1", "one-time-link-short": "https://l/s"}}))
     }
@@ -174,14 +221,28 @@ impl PersonaPort for MemoryPersona {
 }
 
 fn config() -> Config {
-    let config = Config::from_lookup(|name| match name {
-        "PERSONA_API_KEY" => Some("persona_sandbox_test".into()),
-        "PERSONA_INQUIRY_TEMPLATE_ID" => Some(TEMPLATE.into()),
-        _ => None,
+    config_with(&[])
+}
+
+fn config_with(overrides: &[(&str, &str)]) -> Config {
+    let config = Config::from_lookup(|name| match overrides.iter().find(|(n, _)| *n == name) {
+        Some((_, value)) => Some((*value).to_owned()),
+        None => match name {
+            "PERSONA_API_KEY" => Some("persona_sandbox_test".into()),
+            "PERSONA_INQUIRY_TEMPLATE_ID" => Some(TEMPLATE.into()),
+            _ => None,
+        },
     })
     .unwrap();
-    assert_eq!(config.auth_mode, AuthMode::Jwt);
+    if overrides.is_empty() {
+        assert_eq!(config.auth_mode, AuthMode::Jwt);
+    }
     config
+}
+
+/// The in-process guard store, budgets off unless a test sets them; shared by the requests of one test.
+fn guard(limits: Limits) -> Arc<Guard> {
+    Arc::new(Guard::new(Store::Memory(MemoryStore::new()), limits))
 }
 
 fn user(owner: &str) -> Caller {
@@ -198,9 +259,23 @@ async fn resolve(
     caller: Caller,
     action: Action,
 ) -> Result<Resolution, Failure> {
-    let config = config();
-    let mut inv = Invocation::new("req-1".into(), std::time::Instant::now() + std::time::Duration::from_secs(5));
-    ResumeService { config: &config, persona }.resolve(&mut inv, &ResumeRequest { target, caller, action }).await
+    resolve_with(persona, &guard(Limits::OFF), &config(), target, caller, action).await
+}
+
+async fn resolve_with(
+    persona: &MemoryPersona,
+    guard: &Arc<Guard>,
+    config: &Config,
+    target: Target,
+    caller: Caller,
+    action: Action,
+) -> Result<Resolution, Failure> {
+    let request_id = format!("req-{}", fastrand::u64(..));
+    let mut inv = Invocation::new(request_id, std::time::Instant::now() + std::time::Duration::from_secs(5));
+    let templates = TemplateMemory::default();
+    let retry = RetryPolicy { base_backoff: std::time::Duration::from_millis(1), ..RetryPolicy::default() };
+    let service = ResumeService { config, persona, guard, templates: &templates, retry: &retry };
+    service.resolve(&mut inv, &ResumeRequest { target, caller, action }).await
 }
 
 fn stored(
@@ -210,7 +285,13 @@ fn stored(
     account: Option<&'static str>,
     version: &'static str,
 ) -> Stored {
-    Stored { id, status, own_reference: own, account, version }
+    Stored { id, status, own_reference: own, account, version, created_at: None, tags: Vec::new() }
+}
+
+/// Created at minute `minute` of an hour of 2026-12-06.
+fn at(mut stored: Stored, minute: u32) -> Stored {
+    stored.created_at = Some(format!("2026-12-06T10:{minute:02}:00.000Z").leak());
+    stored
 }
 
 fn run<F: std::future::Future>(future: F) -> F::Output {
@@ -323,3 +404,200 @@ fn an_unfinished_replacement_is_reused() {
         assert_eq!(persona.calls(), [GetInquiry, ListInquiries, Resume, GenerateOneTimeLink], "expired: resumed first");
     });
 }
+
+#[test]
+fn me_merges_both_sources_and_the_newest_decides() {
+    run(async {
+        // An older pending one with her own reference id, a newer approved one known only through her account.
+        let older_pending = at(stored("inq_own", "pending", Some("alice"), None, LATEST), 10);
+        let newer_approved = at(stored("inq_acct", "approved", None, Some("act_a"), LATEST), 20);
+        let persona = MemoryPersona::new(vec![newer_approved, older_pending], vec![("act_a", "alice")]);
+        let refused = resolve(&persona, Target::Me, user("alice"), Action::Session).await.unwrap_err();
+        assert_eq!(refused.error, Error::Refused(Refusal::NotResumable(InquiryStatus::Approved)));
+        assert_eq!(refused.inquiry_id.as_deref(), Some("inq_acct"), "the newer one decides: not re-verified");
+        assert_eq!(persona.creates.get(), 0);
+
+        // The reverse: the newer pending one (account only) is resumed, not the older finished one.
+        let older_approved = at(stored("inq_own", "approved", Some("alice"), None, LATEST), 10);
+        let newer_pending = at(stored("inq_acct", "pending", None, Some("act_a"), LATEST), 20);
+        let persona = MemoryPersona::new(vec![newer_pending, older_approved], vec![("act_a", "alice")]);
+        let resumed = resolve(&persona, Target::Me, user("alice"), Action::Session).await.unwrap();
+        assert_eq!((resumed.inquiry_id.as_str(), &resumed.outcome), ("inq_acct", &Outcome::Resumed));
+    });
+}
+
+#[test]
+fn a_newer_inquiry_on_any_version_is_the_successor() {
+    run(async {
+        // Her replacement was approved on v2; v3 (LATEST) is published since; she presents the first one again.
+        let old = at(stored("inq_old", "pending", Some("alice"), None, "itmplv_1"), 10);
+        let approved_on_v2 = at(stored("inq_v2", "approved", Some("alice"), None, "itmplv_v2"), 20);
+        let persona = MemoryPersona::new(vec![approved_on_v2, old.clone()], vec![]);
+        let refused = resolve(&persona, inquiry("inq_old"), user("alice"), Action::Session).await.unwrap_err();
+        assert_eq!(refused.error, Error::Refused(Refusal::NotResumable(InquiryStatus::Approved)));
+        assert_eq!(refused.inquiry_id.as_deref(), Some("inq_v2"));
+        assert_eq!(persona.creates.get(), 0, "a verified user is not sent to verify again");
+
+        // Pending on v2 (outdated itself): it is the one replaced — one hop, one create.
+        let pending_on_v2 = at(stored("inq_v2", "pending", Some("alice"), None, "itmplv_v2"), 20);
+        let persona = MemoryPersona::new(vec![pending_on_v2, old], vec![]);
+        let recreated = resolve(&persona, inquiry("inq_old"), user("alice"), Action::Session).await.unwrap();
+        assert_eq!(recreated.inquiry_id, "inq_created");
+        assert_eq!(recreated.outcome.previous_inquiry_id().map(InquiryId::as_str), Some("inq_old"));
+        assert_eq!(persona.creates.get(), 1);
+    });
+}
+
+#[test]
+fn what_creation_gives_is_current_so_there_is_no_chain_of_replacements() {
+    run(async {
+        // Explicit deploy: creates give a deployed v2 while LATEST is the latest published version.
+        let persona = MemoryPersona {
+            created_version: "itmplv_deployed",
+            ..MemoryPersona::new(vec![at(stored("inq_old", "pending", Some("alice"), None, "itmplv_1"), 10)], vec![])
+        };
+        let guard = guard(Limits::OFF);
+        let config = config();
+        let ask = |target: Target| resolve_with(&persona, &guard, &config, target, user("alice"), Action::Session);
+        let first = ask(inquiry("inq_old")).await.unwrap();
+        assert_eq!((first.inquiry_id.as_str(), first.outcome.as_str()), ("inq_created", "recreated"));
+        let new = ask(inquiry("inq_created")).await.unwrap();
+        assert_eq!((new.outcome.as_str(), new.template_check), ("resumed", TemplateCheck::Current));
+        let me = ask(Target::Me).await.unwrap();
+        assert_eq!((me.inquiry_id.as_str(), me.outcome.as_str()), ("inq_created", "resumed"));
+        let old_again = ask(inquiry("inq_old")).await.unwrap();
+        assert_eq!(old_again.inquiry_id, "inq_created");
+        assert_eq!(persona.creates.get(), 1, "exactly one inquiry created");
+    });
+}
+
+#[test]
+fn an_ownerless_inquiry_is_replaced_once_whatever_persona_remembers() {
+    run(async {
+        // IAM mode: no owner, so no successor search — only the ledger stands between two replacements.
+        let persona = MemoryPersona::new(vec![stored("inq_old", "pending", None, None, "itmplv_1")], vec![]);
+        let guard = guard(Limits::OFF);
+        let config = config_with(&[("AUTH_MODE", "iam")]);
+        for _ in 0..3 {
+            let answer = resolve_with(&persona, &guard, &config, inquiry("inq_old"), Caller::Trusted, Action::Session)
+                .await
+                .unwrap();
+            assert_eq!((answer.inquiry_id.as_str(), answer.outcome.as_str()), ("inq_created", "recreated"));
+        }
+        assert_eq!(persona.creates.get(), 1, "the ledger names the replacement: never a second one");
+    });
+}
+
+#[test]
+fn after_an_incident_the_first_request_creates_once_with_few_calls() {
+    run(async {
+        let persona = MemoryPersona {
+            failing_creates: Cell::new(1000),
+            ..MemoryPersona::new(vec![stored("inq_old", "pending", Some("alice"), None, "itmplv_1")], vec![])
+        };
+        let guard = guard(Limits::OFF);
+        let config = config();
+        let ask = || resolve_with(&persona, &guard, &config, inquiry("inq_old"), user("alice"), Action::Session);
+        for _ in 0..5 {
+            let failed = ask().await.unwrap_err();
+            assert!(matches!(failed.error, Error::Upstream(UpstreamError::Unavailable { .. })), "{failed:?}");
+        }
+        persona.failing_creates.set(0);
+        persona.calls.borrow_mut().clear();
+        let recovered = ask().await.unwrap();
+        assert_eq!(recovered.inquiry_id, "inq_created");
+        assert_eq!(persona.calls(), [GetInquiry, ListInquiries, Create], "one fresh key: no replayed 500 in the way");
+        assert_eq!(persona.creates.get(), 1);
+    });
+}
+
+#[test]
+fn budgets_refuse_before_persona_is_called() {
+    run(async {
+        let persona = MemoryPersona::new(vec![stored("inq_a", "pending", Some("alice"), None, LATEST)], vec![]);
+        let limits = Limits { persona_calls_per_minute: 0, requests_per_owner_per_minute: 2, sessions_per_inquiry_per_day: 0 };
+        let guard = guard(limits);
+        let config = config();
+        for _ in 0..2 {
+            resolve_with(&persona, &guard, &config, inquiry("inq_a"), user("alice"), Action::Session).await.unwrap();
+        }
+        persona.calls.borrow_mut().clear();
+        let refused =
+            resolve_with(&persona, &guard, &config, inquiry("inq_a"), user("alice"), Action::Session).await.unwrap_err();
+        assert!(matches!(refused.error, Error::Throttled(Throttle::OwnerRequests { .. })), "{refused:?}");
+        assert!(persona.calls().is_empty(), "nothing sent to Persona");
+        // Another user is not affected by alice's limit.
+        let persona_b = MemoryPersona::new(vec![stored("inq_b", "pending", Some("bob"), None, LATEST)], vec![]);
+        resolve_with(&persona_b, &guard, &config, inquiry("inq_b"), user("bob"), Action::Session).await.unwrap();
+
+        let sessions = Limits { persona_calls_per_minute: 0, requests_per_owner_per_minute: 0, sessions_per_inquiry_per_day: 1 };
+        let guard = guard_with(sessions);
+        resolve_with(&persona, &guard, &config, inquiry("inq_a"), user("alice"), Action::Session).await.unwrap();
+        let refused =
+            resolve_with(&persona, &guard, &config, inquiry("inq_a"), user("alice"), Action::Session).await.unwrap_err();
+        assert!(matches!(refused.error, Error::Throttled(Throttle::InquirySessions { .. })), "{refused:?}");
+        assert_eq!(refused.inquiry_id.as_deref(), Some("inq_a"), "the refusal names the inquiry");
+
+        // The deployment's share: a plan of 2 calls fits twice in 4.
+        let share = Limits { persona_calls_per_minute: 4, requests_per_owner_per_minute: 0, sessions_per_inquiry_per_day: 0 };
+        let guard = guard_with(share);
+        for _ in 0..2 {
+            resolve_with(&persona, &guard, &config, inquiry("inq_a"), user("alice"), Action::Session).await.unwrap();
+        }
+        let refused =
+            resolve_with(&persona, &guard, &config, inquiry("inq_a"), user("alice"), Action::Session).await.unwrap_err();
+        assert!(matches!(refused.error, Error::Throttled(Throttle::PersonaBudget { .. })), "{refused:?}");
+    });
+}
+
+fn guard_with(limits: Limits) -> Arc<Guard> {
+    guard(limits)
+}
+
+#[test]
+fn a_used_up_inquiry_is_replaced_only_on_the_configured_error() {
+    run(async {
+        let capped = || MemoryPersona {
+            sessions_used_up: true,
+            ..MemoryPersona::new(vec![stored("inq_a", "pending", Some("alice"), None, LATEST)], vec![])
+        };
+        // Unset: Persona's refusal stays a 409, nothing is replaced on a guess.
+        let persona = capped();
+        let refused = resolve(&persona, inquiry("inq_a"), user("alice"), Action::Session).await.unwrap_err();
+        assert_eq!(refused.error, Error::Upstream(MemoryPersona::session_cap_error()));
+        assert_eq!(persona.creates.get(), 0);
+
+        let persona = capped();
+        let config = config_with(&[("SESSION_LIMIT_ERROR", "(?i)maximum number of inquiry sessions")]);
+        let link = Action::Link { expires_in_seconds: None };
+        let replaced =
+            resolve_with(&persona, &guard(Limits::OFF), &config, inquiry("inq_a"), user("alice"), link).await.unwrap();
+        assert_eq!((replaced.inquiry_id.as_str(), replaced.outcome.as_str()), ("inq_created", "recreated"));
+        assert_eq!(replaced.template_check, TemplateCheck::Current, "the check as measured");
+        assert_eq!(persona.creates.get(), 1);
+    });
+}
+
+#[test]
+fn with_a_trusted_tag_a_planted_inquiry_never_decides() {
+    run(async {
+        let mut real = at(stored("inq_real", "pending", Some("alice"), None, LATEST), 10);
+        real.tags = vec!["ours"];
+        let planted = at(stored("inq_planted", "approved", Some("alice"), None, LATEST), 20);
+        let persona = MemoryPersona::new(vec![planted, real], vec![]);
+        let config = config_with(&[("TRUSTED_INQUIRY_TAG", "ours")]);
+        let me = resolve_with(&persona, &guard(Limits::OFF), &config, Target::Me, user("alice"), Action::Session)
+            .await
+            .unwrap();
+        assert_eq!((me.inquiry_id.as_str(), me.outcome.as_str()), ("inq_real", "resumed"));
+
+        // A user with only a planted inquiry gets one of ours, tagged.
+        let persona = MemoryPersona::new(vec![at(stored("inq_planted", "pending", Some("bob"), None, LATEST), 20)], vec![]);
+        let me = resolve_with(&persona, &guard(Limits::OFF), &config, Target::Me, user("bob"), Action::Session)
+            .await
+            .unwrap();
+        assert_eq!((me.inquiry_id.as_str(), me.outcome.as_str()), ("inq_created", "created"));
+        assert_eq!(persona.inquiries.borrow()[0].tags, ["ours"]);
+    });
+}
+
