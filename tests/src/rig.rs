@@ -309,7 +309,8 @@ impl Rig {
         Ok(())
     }
 
-    /// Both functions with this configuration (on top of the Persona URL and key; later values win).
+    /// Both functions with this configuration (on top of the Persona URL and key; later values win). The guard's
+    /// budgets are off unless a scenario sets them: scenarios ask many times in a minute on purpose.
     pub async fn deploy(&self, env: &[(&str, &str)]) -> Result<Deployment> {
         let functions = match &self.backend {
             Backend::InProcess => {
@@ -322,6 +323,7 @@ impl Rig {
             }
             Backend::Binaries(_) => {
                 let mut vars = self.function_env();
+                vars.extend(BUDGETS_OFF.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
                 vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
                 let options = |name: &str| -> Result<FunctionOptions> {
                     Ok(FunctionOptions::new(release_binary(name)?).function_name(name).envs(vars.clone()))
@@ -397,8 +399,15 @@ fn reads_account_fields_beyond_reference_id(path: &str, query: &str) -> bool {
 }
 
 /// The library's state for an in-process deployment, from its environment variables (later values win) and the
+/// The guard's budgets, off: what every deployment of the rig starts from.
+pub const BUDGETS_OFF: [(&str, &str); 3] =
+    [("PERSONA_CALLS_PER_MINUTE", "0"), ("REQUESTS_PER_OWNER_PER_MINUTE", "0"), ("SESSIONS_PER_INQUIRY_PER_DAY", "0")];
+
 /// key held in memory.
 pub fn in_process_state(vars: &[(String, String)]) -> Result<AppState> {
+    // The budgets off unless `vars` set them (the last value of a name wins).
+    let budgets_off = BUDGETS_OFF.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+    let vars: Vec<(String, String)> = budgets_off.chain(vars.iter().cloned()).collect();
     let config = Config::from_lookup(|name| vars.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone()))?;
     let key =
         vars.iter().rev().find(|(k, _)| k == "PERSONA_API_KEY").map_or(DEFAULT_API_KEY.to_owned(), |(_, v)| v.clone());

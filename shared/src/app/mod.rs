@@ -7,4 +7,3 @@ pub mod guard_session;
 pub mod lookup;
 pub mod service;
 pub mod state;
-pub mod template_memory;

@@ -10,7 +10,6 @@ use crate::app::creation::{self, Created};
 use crate::app::error::{About, Error, Failure, RequestError, Throttle};
 use crate::app::guard_session::GuardSession;
 use crate::app::lookup::{self, ListedInquiries};
-use crate::app::template_memory::TemplateMemory;
 use crate::domain::ids::InquiryId;
 use crate::domain::inquiry::InquiryFacts;
 use crate::domain::lookup::{self as domain_lookup, Counting, Listed, Newest, Successor as LookupSuccessor};
@@ -173,7 +172,6 @@ pub struct ResumeService<'a, P> {
     pub config: &'a Config,
     pub persona: &'a P,
     pub guard: &'a Arc<Guard>,
-    pub templates: &'a TemplateMemory,
     pub retry: &'a RetryPolicy,
 }
 
@@ -184,7 +182,6 @@ impl<P: PersonaPort> ResumeService<'_, P> {
             config: self.config,
             persona: self.persona,
             guard: &guard,
-            templates: self.templates,
             retry: self.retry,
             inv,
             action: request.action,
@@ -204,7 +201,6 @@ struct Resolver<'a, 'i, P> {
     config: &'a Config,
     persona: &'a P,
     guard: &'a Arc<GuardSession>,
-    templates: &'a TemplateMemory,
     retry: &'a RetryPolicy,
     inv: &'i mut Invocation,
     action: Action,
@@ -296,9 +292,6 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
         }
         let owner = policy::owner_of(inquiry.reference_id.as_deref(), account_reference.as_deref()).map(str::to_owned);
         let template = TemplateFacts::from(&document);
-        if let (Some(template_id), Some(latest)) = (&inquiry.template_id, &template.latest_published_version) {
-            self.templates.remember(template_id, latest);
-        }
         let (template_returned, legacy_template) = (document.template_returned(), document.data.is_legacy());
         Ok(Located { inquiry, template, account_reference, owner, template_returned, legacy_template })
     }
@@ -370,25 +363,14 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
             Newest::None => Box::pin(self.create_first(owner, template_id)).await,
             Newest::Found(newest) => {
                 let newest = newest.clone();
-                Box::pin(self.hand_out_newest(newest, &accounts)).await
+                Box::pin(self.hand_out_newest(newest)).await
             }
         }
     }
 
-    /// `/me`'s newest inquiry: its list item decides when the template's latest version is remembered (3 rounds),
-    /// else it is read again (4 rounds) — its hand-out counted meanwhile.
-    async fn hand_out_newest(&mut self, newest: InquiryFacts, accounts: &KnownAccounts) -> Result<Resolution, Failure> {
-        let remembered = newest.template_id.as_deref().and_then(|template_id| self.templates.recall(template_id));
-        if let Some(latest) = remembered {
-            let account_reference =
-                newest.account_id.as_ref().and_then(|id| accounts.reference_id(id)).map(str::to_owned);
-            let owner =
-                policy::owner_of(newest.reference_id.as_deref(), account_reference.as_deref()).map(str::to_owned);
-            let template = TemplateFacts { latest_published_version: Some(latest), created_recently: Vec::new() };
-            let located =
-                Located { inquiry: newest, template, account_reference, owner, template_returned: true, legacy_template: false };
-            return self.decide_and_act(located, Found::Newest, None).await;
-        }
+    /// `/me`'s newest inquiry, read again (its template's latest version and its owner from the full document),
+    /// its hand-out counted meanwhile: 4 sequential rounds for a found user.
+    async fn hand_out_newest(&mut self, newest: InquiryFacts) -> Result<Resolution, Failure> {
         let located = self.read(&newest.id).await?;
         // The list was checked already; the full document is checked again, and a mismatch names nothing.
         if !self.owns(located.owner.as_deref()) {
@@ -451,7 +433,7 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
                 Box::pin(self.replace(&inquiry, &previous)).await
             }
             (Decision::Recreate { .. }, None) if found == Found::Presented => {
-                Box::pin(self.recreate(&inquiry, owner.as_deref(), account_reference.as_deref())).await
+                Box::pin(self.recreate(&inquiry, &template, owner.as_deref(), account_reference.as_deref())).await
             }
             // `/me`'s lists held every newer inquiry already: no successor search.
             (Decision::Recreate { .. }, None) => {
@@ -467,6 +449,7 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
     async fn recreate(
         &mut self,
         outdated: &InquiryFacts,
+        template: &TemplateFacts,
         owner: Option<&str>,
         account_reference: Option<&str>,
     ) -> Result<Resolution, Failure> {
@@ -510,12 +493,12 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
                 LookupSuccessor::Incomplete => return Err(Throttle::LookupIncomplete).about(&outdated.id),
                 LookupSuccessor::Found(successor) => {
                     let successor = successor.clone();
-                    let template = TemplateFacts { latest_published_version: self.templates.recall(template_id), created_recently: Vec::new() };
+                    // Same template: the outdated inquiry's read told its latest published version.
                     let located = Located {
                         owner: Some(owner.to_owned()),
                         account_reference: account_reference.map(str::to_owned),
                         inquiry: successor,
-                        template,
+                        template: template.clone(),
                         template_returned: true,
                         legacy_template: false,
                     };
@@ -560,7 +543,8 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
         let (new_id, access) = match created {
             Created::New(created) => {
                 let new = InquiryFacts::from(&created.data);
-                self.learn_version(&template_id, &new).await;
+                let latest = created.latest_published_version_id();
+                self.learn_version(&template_id, &new, latest.as_deref()).await;
                 let access = self.hand_out_new(&new, created.meta.session_token).await?;
                 (new.id, access)
             }
@@ -591,10 +575,12 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
         })
     }
 
-    /// A create returned `created`'s version: current for this template for the next hour, in every container.
-    async fn learn_version(&self, template_id: &str, created: &InquiryFacts) {
+    /// A create returned `created`'s version: current for this template for the next hour, in every container,
+    /// while the template publishes nothing newer than `latest_published` (what was latest when it was made).
+    async fn learn_version(&self, template_id: &str, created: &InquiryFacts, latest_published: Option<&str>) {
         if let Some(version) = &created.pinned_version_id {
-            self.guard.remember_version(template_id, version).await;
+            let entry = policy::created_version(version, latest_published);
+            self.guard.remember_version(template_id, &entry).await;
         }
     }
 
@@ -617,7 +603,8 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
         match created.await? {
             Created::New(created) => {
                 let new = InquiryFacts::from(&created.data);
-                self.learn_version(template_id, &new).await;
+                let latest = created.latest_published_version_id();
+                self.learn_version(template_id, &new, latest.as_deref()).await;
                 let access = self.hand_out_new(&new, created.meta.session_token).await?;
                 Ok(Resolution { inquiry_id: new.id, outcome: Outcome::Created, template_check: TemplateCheck::Current, access })
             }

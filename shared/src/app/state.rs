@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::app::template_memory::TemplateMemory;
 use crate::guard::{self, Guard, Limits};
 use crate::ops::config::{Config, ConfigError, GuardConfig};
 use crate::ops::secrets::ApiKeySource;
@@ -29,7 +28,6 @@ pub struct AppState {
     config: Config,
     persona: PersonaClient,
     guard: Arc<Guard>,
-    templates: TemplateMemory,
     retry: RetryPolicy,
     /// Whether init opened the connection to Persona for the first call (its log line says so).
     pre_dial: DialOutcome,
@@ -48,10 +46,6 @@ impl AppState {
 
     pub(crate) fn guard(&self) -> &Arc<Guard> {
         &self.guard
-    }
-
-    pub(crate) fn templates(&self) -> &TemplateMemory {
-        &self.templates
     }
 
     pub(crate) fn retry(&self) -> &RetryPolicy {
@@ -105,8 +99,8 @@ impl AppState {
             Transport::new(http, &config.persona_api_base_url, &config.persona_version, keys, RetryPolicy::default())
                 .map_err(StartupError::Client)?;
         let persona = PersonaClient::new(transport);
-        let (guard, templates, retry) = (Arc::new(guard), TemplateMemory::default(), RetryPolicy::default());
-        Ok(Self { config, persona, guard, templates, retry, pre_dial, cold: AtomicBool::new(true) })
+        let (guard, retry) = (Arc::new(guard), RetryPolicy::default());
+        Ok(Self { config, persona, guard, retry, pre_dial, cold: AtomicBool::new(true) })
     }
 
     /// For tests and callers that bring their own key store, retry policy and guard (the in-process store, or
@@ -117,8 +111,8 @@ impl AppState {
             Transport::new(http, &config.persona_api_base_url, &config.persona_version, keys, retry.clone())
                 .map_err(StartupError::Client)?;
         let persona = PersonaClient::new(transport);
-        let (guard, templates) = (Arc::new(guard), TemplateMemory::default());
-        Ok(Self { config, persona, guard, templates, retry, pre_dial: DialOutcome::Off, cold: AtomicBool::new(true) })
+        let guard = Arc::new(guard);
+        Ok(Self { config, persona, guard, retry, pre_dial: DialOutcome::Off, cold: AtomicBool::new(true) })
     }
 }
 

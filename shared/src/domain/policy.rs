@@ -22,9 +22,28 @@ pub enum UnavailablePolicy {
 pub struct TemplateFacts {
     /// `itmplv_…`, when Persona returned the template (it does not for sandbox keys) and something is published.
     pub latest_published_version: Option<String>,
-    /// The versions creates of this deployment returned for the template within the last hour (the guard's set):
-    /// with Persona's explicit deploy, what new inquiries get need not be the latest published version.
+    /// The versions creates of this deployment returned for the template within the last hour (the guard's set,
+    /// as [`created_version`] entries): with Persona's explicit deploy, what new inquiries get need not be the
+    /// latest published version.
     pub created_recently: Vec<String>,
+}
+
+/// An entry of the created-version set: the version a create returned and the latest published version seen when
+/// it was made (`{version}@{latest}`; the version alone when that was unknown). It vouches for inquiries pinned to
+/// it while the template publishes nothing newer: a version published since ends its word at once, not an hour
+/// later.
+pub fn created_version(version: &str, latest_published_then: Option<&str>) -> String {
+    match latest_published_then {
+        Some(latest) => format!("{version}@{latest}"),
+        None => version.to_owned(),
+    }
+}
+
+fn vouches_for(entry: &str, pinned: &str, latest_published_now: Option<&str>) -> bool {
+    match entry.split_once('@') {
+        None => entry == pinned,
+        Some((version, latest_then)) => version == pinned && latest_published_now.is_none_or(|now| now == latest_then),
+    }
 }
 
 /// Is the inquiry pinned to its template's latest published version?
@@ -53,7 +72,8 @@ impl TemplateCheck {
 /// the moment it is made); outdated when both are known and it is on neither; else unavailable.
 pub fn check_template(inquiry: &InquiryFacts, template: &TemplateFacts) -> TemplateCheck {
     let Some(pinned) = &inquiry.pinned_version_id else { return TemplateCheck::Unavailable };
-    if template.created_recently.contains(pinned) {
+    let latest_now = template.latest_published_version.as_deref();
+    if template.created_recently.iter().any(|entry| vouches_for(entry, pinned, latest_now)) {
         return TemplateCheck::Current;
     }
     match &template.latest_published_version {
@@ -192,7 +212,13 @@ mod tests {
             (Some("itmplv_2"), created(&["itmplv_2", "itmplv_4"], None), Current, "known from creation alone"),
             (Some("itmplv_1"), created(&["itmplv_2"], None), Unavailable, "no latest, not created"),
             (None, created(&["itmplv_2"], Some("itmplv_3")), Unavailable, "no pinned version"),
+            (Some("itmplv_2"), created(&["itmplv_2@itmplv_3"], Some("itmplv_3")), Current, "created while v3 was latest"),
+            (Some("itmplv_2"), created(&["itmplv_2@itmplv_3"], Some("itmplv_4")), Outdated, "v4 published since"),
+            (Some("itmplv_2"), created(&["itmplv_2@itmplv_3"], None), Current, "latest unknown now"),
+            (Some("itmplv_3"), created(&["itmplv_2@itmplv_3"], Some("itmplv_3")), Current, "the latest itself"),
         ];
+        assert_eq!(created_version("itmplv_2", Some("itmplv_3")), "itmplv_2@itmplv_3");
+        assert_eq!(created_version("itmplv_2", None), "itmplv_2");
         for (pinned, template, expected, name) in table {
             let inquiry = facts("inq_1", Pending, false, "itmpl_1", pinned);
             assert_eq!(check_template(&inquiry, &template), expected, "{name}");

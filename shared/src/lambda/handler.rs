@@ -51,7 +51,6 @@ async fn run(
         config,
         persona: state.persona(),
         guard: state.guard(),
-        templates: state.templates(),
         retry: state.retry(),
     };
     service.resolve(inv, &parsed).await

@@ -116,14 +116,16 @@ impl PersonaPort for PersonaClient {
         parse(Operation::GenerateOneTimeLink, answer)
     }
 
-    /// `POST /inquiries`
+    /// `POST /inquiries?include=inquiry-template`: the template's latest published version comes with the new
+    /// inquiry, so what creation gave can be told from what is published.
     async fn create_inquiry(
         &self,
         inv: &mut Invocation,
         body: &CreateInquiry,
         keys: KeySequence,
     ) -> Result<CreatedDocument, UpstreamError> {
-        let url = self.transport.url(&["inquiries"]);
+        let mut url = self.transport.url(&["inquiries"]);
+        url.query_pairs_mut().append_pair("include", "inquiry-template");
         let body = body.to_json();
         let answer = self.transport.send(inv, Operation::CreateInquiry, Method::POST, url, Some(body), Some(keys)).await?;
         parse(Operation::CreateInquiry, answer)

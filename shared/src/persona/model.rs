@@ -345,7 +345,20 @@ pub struct OneTimeLinkMeta {
 pub struct CreatedDocument {
     pub data: Inquiry,
     #[serde(default, deserialize_with = "null_as_default")]
+    pub included: Vec<IncludedResource>,
+    #[serde(default, deserialize_with = "null_as_default")]
     pub meta: CreatedMeta,
+}
+
+impl CreatedDocument {
+    /// The latest published version of the new inquiry's template, when Persona included the template.
+    pub fn latest_published_version_id(&self) -> Option<String> {
+        let template_id = self.data.inquiry_template_id()?;
+        self.included
+            .iter()
+            .find(|resource| resource.is("inquiry-template", template_id))
+            .and_then(IncludedResource::latest_published_version_id)
+    }
 }
 
 #[derive(Clone, Default, Deserialize)]

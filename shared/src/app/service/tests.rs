@@ -272,9 +272,8 @@ async fn resolve_with(
 ) -> Result<Resolution, Failure> {
     let request_id = format!("req-{}", fastrand::u64(..));
     let mut inv = Invocation::new(request_id, std::time::Instant::now() + std::time::Duration::from_secs(5));
-    let templates = TemplateMemory::default();
     let retry = RetryPolicy { base_backoff: std::time::Duration::from_millis(1), ..RetryPolicy::default() };
-    let service = ResumeService { config, persona, guard, templates: &templates, retry: &retry };
+    let service = ResumeService { config, persona, guard, retry: &retry };
     service.resolve(&mut inv, &ResumeRequest { target, caller, action }).await
 }
 
