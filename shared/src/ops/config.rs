@@ -215,7 +215,7 @@ impl Config {
             }
         };
 
-        let guard = GuardConfig::from_lookup(&get)?;
+        let guard = GuardConfig::from_lookup(get)?;
 
         Ok(Self {
             api_key_source,
