@@ -91,13 +91,20 @@ async fn a_burst_from_two_containers_gets_exactly_the_share() -> Result<()> {
     let started = Instant::now();
     let requests = owners.iter().enumerate().map(|(n, owner)| {
         let guard = if n % 2 == 0 { &a } else { &b };
-        async move { guard.admit(&Admission { owner: Some(owner), inquiry: None, persona_calls: 4 }, now).await }
+        async move {
+            let sent = Instant::now();
+            let outcome = guard.admit(&Admission { owner: Some(owner), inquiry: None, persona_calls: 4 }, now).await;
+            (outcome, sent.elapsed())
+        }
     });
-    let outcomes = join_all(requests).await;
+    let (outcomes, latencies): (Vec<_>, Vec<_>) = join_all(requests).await.into_iter().unzip();
     let elapsed = started.elapsed();
+    let slowest = latencies.iter().max().copied().unwrap_or_default();
     let admitted = outcomes.iter().filter(|o| o.is_ok()).count();
     let refused = outcomes.iter().filter(|o| o.as_ref().err().and_then(|d| d.refused()).is_some()).count();
-    println!("30 concurrent admissions on moto: {admitted} admitted, {refused} refused in {elapsed:?}");
+    println!(
+        "30 concurrent admissions on moto: {admitted} admitted, {refused} refused in {elapsed:?} (slowest {slowest:?})"
+    );
     assert_eq!((admitted, refused), (5, 25), "20 calls / 4 per plan, the rest refused (none unavailable)");
     Ok(())
 }
