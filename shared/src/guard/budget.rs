@@ -244,8 +244,8 @@ mod tests {
         let no_calls = Admission { owner: Some(&owner), inquiry: None, persona_calls: 0 };
         // (limits, admission, expected (budget, add, limit) in order)
         let sessions = Budget::InquirySessions { inquiry: inquiry.clone() };
-        #[allow(clippy::type_complexity)] // a table's rows read best spelled out
-        let table: Vec<(Limits, Admission<'_>, Vec<(Budget, u32, u32)>)> = vec![
+        type Row<'a> = (Limits, Admission<'a>, Vec<(Budget, u32, u32)>);
+        let table: Vec<Row<'_>> = vec![
             (on, full, vec![(Budget::OwnerRequests, 1, 10), (sessions.clone(), 1, 10), (Budget::PersonaCalls, 4, 240)]),
             (on, iam, vec![(sessions.clone(), 1, 10), (Budget::PersonaCalls, 2, 240)]),
             (on, me, vec![(Budget::OwnerRequests, 1, 10), (Budget::PersonaCalls, 3, 240)]),

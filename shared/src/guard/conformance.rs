@@ -257,6 +257,8 @@ pub async fn client_errors_free_the_entry_and_expired_entries_count_as_free<S: G
     let stored = store.read_entry(&key).await.expect("reads");
     assert!(stored.is_some(), "still stored");
     assert_eq!(Entry::live(stored.as_ref(), year_later), None, "but expired");
+    let late = LedgerWrite::Created { attempt: 1, inquiry_id: inquiry("inq_ConfForgetNew1") };
+    assert_eq!(write(store, &key, late, year_later).await, Written::Conflict, "an expired entry is free, not done");
     let reclaim = LedgerWrite::Claim { holder: "holder-3".into(), lease_until: year_later.plus(Duration::from_secs(20)) };
     assert_eq!(write(store, &key, reclaim, year_later).await, Written::Yes);
     assert_eq!(held(&store.read_entry(&key).await.expect("reads")).0, 1);

@@ -307,7 +307,8 @@ fn ledger_expression(write: &LedgerWrite, now: UnixMillis) -> Expression {
             .name("#lease", "lease_until")
             .name("#exp", "expires_at")
     };
-    let held_by_me = "#state = :held AND #attempt = :n AND #holder = :holder";
+    // `ledger::apply` judges only live entries: an entry past `expires_at` is free, whatever it says.
+    let held_by_me = "#state = :held AND #attempt = :n AND #holder = :holder AND #exp > :now_s";
     match write {
         LedgerWrite::Claim { holder, lease_until } => names(
             Expression::new(
@@ -342,6 +343,7 @@ fn ledger_expression(write: &LedgerWrite, now: UnixMillis) -> Expression {
                 .value(":holder", s(holder))
                 .value(":lease", n(lease_until.0))
                 .value(":exp", kept_until)
+                .value(":now_s", n(now.seconds()))
         }
         LedgerWrite::Release { attempt, holder } => {
             names(Expression::new("SET #lease = :zero, #exp = :exp").when(held_by_me))
@@ -350,11 +352,12 @@ fn ledger_expression(write: &LedgerWrite, now: UnixMillis) -> Expression {
                 .value(":holder", s(holder))
                 .value(":zero", n(0))
                 .value(":exp", kept_until)
+                .value(":now_s", n(now.seconds()))
         }
         LedgerWrite::Created { attempt, inquiry_id } => Expression::new(
             "SET #state = :done, #inquiry = :id, #exp = :exp REMOVE #holder, #lease",
         )
-        .when("(#state = :held AND #attempt = :n) OR (#state = :done AND #inquiry = :id)")
+        .when("#exp > :now_s AND ((#state = :held AND #attempt = :n) OR (#state = :done AND #inquiry = :id))")
         .name("#state", "state")
         .name("#attempt", "attempt")
         .name("#holder", "holder")
@@ -365,14 +368,17 @@ fn ledger_expression(write: &LedgerWrite, now: UnixMillis) -> Expression {
         .value(":done", s(DONE))
         .value(":n", n(u64::from(*attempt)))
         .value(":id", s(inquiry_id))
-        .value(":exp", kept_until),
+        .value(":exp", kept_until)
+        .value(":now_s", n(now.seconds())),
         LedgerWrite::Forget { attempt, holder } => Expression::condition_only(held_by_me)
             .name("#state", "state")
             .name("#attempt", "attempt")
             .name("#holder", "holder")
+            .name("#exp", "expires_at")
             .value(":held", s(HELD))
             .value(":n", n(u64::from(*attempt)))
-            .value(":holder", s(holder)),
+            .value(":holder", s(holder))
+            .value(":now_s", n(now.seconds())),
     }
 }
 

@@ -309,8 +309,8 @@ mod tests {
         let forget = |attempt| LedgerWrite::Forget { attempt, holder: "me".into() };
         let mine = |attempt, until: u64| held(attempt, "me", until);
         // (entry before, write, entry after or conflict)
-        #[allow(clippy::type_complexity)] // a table's rows read best spelled out
-        let table: Vec<(Option<Entry>, LedgerWrite, Result<Option<Entry>, Conflict>)> = vec![
+        type Row = (Option<Entry>, LedgerWrite, Result<Option<Entry>, Conflict>);
+        let table: Vec<Row> = vec![
             (None, claim.clone(), Ok(mine(1, lease.0))),
             (expired(done(1, "inq_Old1")), claim.clone(), Ok(mine(1, lease.0))),
             (held(1, "other", dead), claim.clone(), Err(Conflict)),

@@ -68,6 +68,71 @@ async fn the_dynamodb_store_passes_the_behavioural_suite_on_a_table_made_from_th
     Ok(())
 }
 
+#[tokio::test]
+async fn a_burst_from_two_containers_gets_exactly_the_share() -> Result<()> {
+    let _turn = integration_tests::rig::exclusive_turn().await;
+    if !moto_or_skip("a_burst_from_two_containers_gets_exactly_the_share") {
+        return Ok(());
+    }
+    let moto = Moto::start().await?;
+    moto.create_guard_table("guard-burst").await?;
+    // A share of 20 calls a minute, plans of 4 calls, 30 users at once through two containers' clients.
+    let limits =
+        Limits { persona_calls_per_minute: 20, requests_per_owner_per_minute: 3, sessions_per_inquiry_per_day: 0 };
+    let container = || {
+        let store =
+            DynamoStore::new(dynamodb_client(&moto.endpoint_url()), "guard-burst").with_budget(Duration::from_secs(10));
+        Guard::new(store, limits)
+    };
+    let (a, b) = (container(), container());
+    let owners: Vec<persona_resume::domain::owner::Owner> =
+        (0..30).map(|n| persona_resume::domain::owner::Owner::new(format!("burst-user-{n}")).unwrap()).collect();
+    let now = UnixMillis::now();
+    let started = Instant::now();
+    let requests = owners.iter().enumerate().map(|(n, owner)| {
+        let guard = if n % 2 == 0 { &a } else { &b };
+        async move {
+            let sent = Instant::now();
+            let outcome = guard.admit(&Admission { owner: Some(owner), inquiry: None, persona_calls: 4 }, now).await;
+            (outcome, sent.elapsed())
+        }
+    });
+    let (outcomes, latencies): (Vec<_>, Vec<_>) = join_all(requests).await.into_iter().unzip();
+    let elapsed = started.elapsed();
+    let slowest = latencies.iter().max().copied().unwrap_or_default();
+    let admitted = outcomes.iter().filter(|o| o.is_ok()).count();
+    let refused = outcomes.iter().filter(|o| o.as_ref().err().and_then(|d| d.refused()).is_some()).count();
+    println!(
+        "30 concurrent admissions on moto: {admitted} admitted, {refused} refused in {elapsed:?} (slowest {slowest:?})"
+    );
+    assert_eq!((admitted, refused), (5, 25), "20 calls / 4 per plan, the rest refused (none unavailable)");
+    Ok(())
+}
+
+/// All at once on this task (the SDK sends them concurrently).
+async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.expect("every future finished")).collect()
+}
+
 /// Every operation of a store that cannot work answers a `GuardError` within about its budget.
 async fn every_operation_fails_quickly(store: &DynamoStore, budget: Duration) -> Vec<GuardError> {
     let now = UnixMillis::now();
