@@ -1351,7 +1351,7 @@ async fn api_2026_answers_carry_template_versions_with_live_tag_and_deployments(
     let parsed = api.send_as("2026-09-29", reqwest::Method::GET, &path, None).await.json();
     let typed: persona_resume::persona::model::InquiryDocument = serde_json::from_value(parsed).unwrap();
     let live: Vec<String> = typed.template_versions().iter().filter(|v| v.is_live()).map(|v| v.id.clone()).collect();
-    assert_eq!(live, [v2.clone()]);
+    assert_eq!(live, std::slice::from_ref(&v2));
 
     // 2025-12-08 answers stay as they were: no version objects, no nested include.
     let doc = api.get(&path).await.json();

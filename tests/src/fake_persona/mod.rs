@@ -29,6 +29,13 @@
 //! data. Switches: `lax_filters` (lists ignore every filter), `loose_reference_ids` (case-insensitive,
 //! comma-splitting reference-id filters).
 //!
+//! **Issue 19 controls.** `Persona-Version: 2026-09-29` answers carry template versions with `live`,
+//! `version-tag` and `deployments` (`api_2026.rs`; exempt from the contract check: no bundle exists offline);
+//! [`FakePersona::deploy_version`] routes a template's creates to a deployed version other than the latest
+//! published one; `tags` given on create (or planted) are stored and returned (the spec has no tag filter on the
+//! list: `filter[tags]` is refused); [`FakePersona::forget_idempotency_keys`]; the 25-sessions-per-inquiry cap
+//! (`Settings::sessions_per_inquiry`, a 422 once reached); [`FakePersona::plant_browser_inquiry`].
+//!
 //! ```no_run
 //! use integration_tests::fake_persona::{FakeConfig, FakePersona};
 //! let fake = FakePersona::start(FakeConfig::default());
