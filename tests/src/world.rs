@@ -4,7 +4,7 @@
 
 use crate::fake_persona::server::route;
 use crate::fake_persona::{
-    Endpoint as PersonaOp, Inquiry, NewTemplate, RequestRecord, SeedAccount, SeedInquiry, Template,
+    BrowserInquiry, Endpoint as PersonaOp, Inquiry, NewTemplate, RequestRecord, SeedAccount, SeedInquiry, Template,
 };
 use crate::rig::{http_api_event, Answer, Deployment, Function, Rig};
 
@@ -77,6 +77,33 @@ impl<'r> World<'r> {
     /// Publishes a new version of the template (every inquiry planted so far is outdated); its id.
     pub fn publish_version(&self) -> String {
         self.rig.fake.publish_version(&self.template.id).unwrap()
+    }
+
+    /// Explicit deploy: the template's creates get `version` from now on (publishing doesn't move it), while the
+    /// latest published version stays what the template names.
+    pub fn deploy_version(&self, version: &str) {
+        self.rig.fake.deploy_version(&self.template.id, Some(version)).unwrap();
+    }
+
+    /// An inquiry of the user's carrying these tags (ours carry `TRUSTED_INQUIRY_TAG`).
+    pub fn seed_tagged(&self, status: &str, tags: &[&str]) -> Inquiry {
+        self.seed_with(|seed| {
+            seed.status = Some(status.to_owned());
+            seed.reference_id = Some(self.user.clone());
+            seed.tags = tags.iter().map(|t| (*t).to_owned()).collect();
+        })
+    }
+
+    /// An inquiry someone created for the user from a browser flow (knowing only the user's id): on the user's
+    /// account, no tag.
+    pub fn plant_from_browser(&self, status: &str) -> Inquiry {
+        let planted = BrowserInquiry {
+            template_id: self.template.id.clone(),
+            reference_id: self.user.clone(),
+            status: Some(status.to_owned()),
+            created_at: None,
+        };
+        self.rig.fake.plant_browser_inquiry(planted).unwrap()
     }
 
     /// Every inquiry on the world's template.

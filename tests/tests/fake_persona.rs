@@ -1286,3 +1286,237 @@ fn control(
         (status, body)
     }
 }
+
+// ------------------------------------------------------------- issue 19: 2026-09-29, deploy, tags, keys, caps
+
+impl Api {
+    /// A request that asks for another API version than the default 2025-12-08.
+    async fn send_as(&self, version: &str, method: reqwest::Method, path: &str, body: Option<&str>) -> Reply {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("Persona-Version", version)
+            .bearer_auth(&self.key);
+        if let Some(body) = body {
+            req = req.header("content-type", "application/json").body(body.to_owned());
+        }
+        let resp = req.send().await.expect("answered");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        Reply { status, headers, text: resp.text().await.expect("body") }
+    }
+}
+
+/// A template with three published versions, oldest first.
+fn three_versions(fake: &FakePersona) -> (String, [String; 3]) {
+    let template = fake.create_template(NewTemplate { versions: Some(3), ..NewTemplate::default() }).unwrap();
+    let [v1, v2, v3]: [String; 3] = template.versions.clone().try_into().unwrap();
+    (template.id, [v1, v2, v3])
+}
+
+#[tokio::test]
+async fn api_2026_answers_carry_template_versions_with_live_tag_and_deployments() {
+    let fake = FakePersona::start(FakeConfig::default());
+    let api = Api::new(&fake);
+    let (template, [_, v2, v3]) = three_versions(&fake);
+    fake.deploy_version(&template, Some(&v2)).unwrap();
+    let inquiry = fake
+        .seed_inquiry(SeedInquiry {
+            template_id: template.clone(),
+            template_version_id: Some(v2.clone()),
+            reference_id: Some("user-2026".into()),
+            ..SeedInquiry::default()
+        })
+        .unwrap();
+
+    let path = format!("/inquiries/{}?include=inquiry-template,inquiry-template-version", inquiry.id);
+    let doc = api.send_as("2026-09-29", reqwest::Method::GET, &path, None).await.json();
+    let own = included(&doc, "inquiry-template-version", &v2).expect("the inquiry's version is included");
+    assert_eq!(own["attributes"]["live"], true, "creates are routed to v2");
+    assert_eq!(own["attributes"]["version-tag"]["name"], "v2");
+    let rule = &own["attributes"]["deployments"][0]["rules"][0]["strategy"];
+    assert_eq!((rule["type"].as_str(), rule["version"]["token"].as_str()), (Some("constant"), Some(v2.as_str())));
+    assert!(included(&doc, "inquiry-template-version", &v3).is_none(), "not asked for: {doc}");
+
+    // Nested include, one level deep: the latest published version, published but not deployed.
+    let nested = format!("/inquiries/{}?include=inquiry-template.latest-published-version", inquiry.id);
+    let doc = api.send_as("2026-09-29", reqwest::Method::GET, &nested, None).await.json();
+    let latest = included(&doc, "inquiry-template-version", &v3).expect("the latest published version");
+    assert_eq!(latest["attributes"]["live"], false);
+    assert_eq!(latest["attributes"]["deployments"], json!([]));
+
+    // The service's own types read it: the template still names v3 as latest, the included versions say v2 is live.
+    let typed: persona_resume::persona::model::InquiryDocument = serde_json::from_value(doc).unwrap();
+    assert_eq!(typed.latest_published_version_id().as_deref(), Some(v3.as_str()));
+    let parsed = api.send_as("2026-09-29", reqwest::Method::GET, &path, None).await.json();
+    let typed: persona_resume::persona::model::InquiryDocument = serde_json::from_value(parsed).unwrap();
+    let live: Vec<String> = typed.template_versions().iter().filter(|v| v.is_live()).map(|v| v.id.clone()).collect();
+    assert_eq!(live, std::slice::from_ref(&v2));
+
+    // 2025-12-08 answers stay as they were: no version objects, no nested include.
+    let doc = api.get(&path).await.json();
+    assert!(included(&doc, "inquiry-template-version", &v2).is_none(), "{doc}");
+    assert_eq!(api.get(&nested).await.status, 400);
+    // The 2026 answers don't fit the 2025-12-08 schema (version-tag, deployments): exempt, not violations.
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
+async fn creates_follow_the_deployed_version_not_the_latest_published_one() {
+    let fake = FakePersona::start(FakeConfig::default());
+    let api = Api::new(&fake);
+    let (template, [v1, v2, v3]) = three_versions(&fake);
+    let created_version = |doc: Value| {
+        doc["data"]["relationships"]["inquiry-template-version"]["data"]["id"].as_str().unwrap().to_owned()
+    };
+    let body = create_body(&template, "deploy-user");
+    let create = || api.post("/inquiries", Some(&body));
+    assert_eq!(created_version(create().await.json()), v3, "no deployment: the latest published version");
+
+    fake.deploy_version(&template, Some(&v2)).unwrap();
+    let created = create().await;
+    assert_eq!(created.status, 201);
+    let id = created.json()["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(fake.inquiry(&id).unwrap().template_version_id.as_deref(), Some(v2.as_str()));
+    assert_eq!(fake.is_outdated(&id), Some(true), "the template's latest published version is still v3");
+    let v4 = fake.publish_version(&template).unwrap();
+    assert_eq!(created_version(create().await.json()), v2, "publishing doesn't move a deployment");
+
+    // The control API: deploy another version, then back to the latest.
+    let http = reqwest::Client::new();
+    let base = fake.base_url();
+    let deploy = |version: Value| {
+        control(
+            &http,
+            &base,
+            reqwest::Method::POST,
+            &format!("/templates/{template}/deploy"),
+            Some(json!({"version_id": version})),
+        )
+    };
+    let (status, body) = deploy(json!(v1)).await;
+    assert_eq!((status, body["deployed_version"].as_str()), (200, Some(v1.as_str())));
+    assert_eq!(created_version(create().await.json()), v1);
+    assert_eq!(deploy(json!("itmplv_NotOfThisTemplate")).await.0, 400);
+    assert_eq!(deploy(Value::Null).await.0, 200);
+    assert_eq!(created_version(create().await.json()), v4);
+    assert!(fake.deploy_version("itmpl_Missing", None).is_err());
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
+async fn tags_given_on_create_are_stored_and_returned_and_lists_take_no_tag_filter() {
+    let fake = FakePersona::start(FakeConfig::default());
+    let api = Api::new(&fake);
+    let (template, _) = three_versions(&fake);
+    let body = template_body(&template, json!({"reference-id": "tag-user", "tags": ["persona-resume"]}), json!({}));
+    let created = api.post("/inquiries", Some(&body)).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.json()["data"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(created.json()["data"]["attributes"]["tags"], json!(["persona-resume"]));
+    assert_eq!(
+        api.get(&format!("/inquiries/{id}")).await.json()["data"]["attributes"]["tags"],
+        json!(["persona-resume"])
+    );
+    let listed = api.get("/inquiries?filter[reference-id]=tag-user").await.json();
+    assert_eq!(listed["data"][0]["attributes"]["tags"], json!(["persona-resume"]));
+    // Persona's list documents no tag filter (2023-01-05 and 2025-12-08): refused like any unknown filter.
+    assert_eq!(api.get("/inquiries?filter[tags]=persona-resume").await.status, 400);
+    let bad = template_body(&template, json!({"tags": "persona-resume"}), json!({}));
+    assert_eq!(api.post("/inquiries", Some(&bad)).await.status, 400);
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
+async fn forgetting_every_idempotency_key_makes_a_known_key_create_again() {
+    let fake = FakePersona::start(FakeConfig::default());
+    let api = Api::new(&fake);
+    let (template, _) = three_versions(&fake);
+    let body = create_body(&template, "key-user");
+    let id_of = |r: Reply| r.json()["data"]["id"].as_str().unwrap().to_owned();
+    let first = id_of(api.post_with_key("/inquiries", Some(&body), "create:k1").await.unwrap());
+    let replay = api.post_with_key("/inquiries", Some(&body), "create:k1").await.unwrap();
+    assert_eq!(id_of(replay), first, "replayed within Persona's window");
+    fake.forget_idempotency_keys();
+    assert!(fake.stored_answers().is_empty());
+    let fresh = id_of(api.post_with_key("/inquiries", Some(&body), "create:k1").await.unwrap());
+    assert_ne!(fresh, first, "a forgotten key creates anew");
+
+    let http = reqwest::Client::new();
+    let (status, _) = control(&http, &fake.base_url(), reqwest::Method::DELETE, "/idempotency", None).await;
+    assert_eq!(status, 200);
+    let again = id_of(api.post_with_key("/inquiries", Some(&body), "create:k1").await.unwrap());
+    assert!(again != fresh && again != first);
+    assert_eq!(fake.inquiries().len(), 3);
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
+async fn an_inquiry_has_at_most_its_cap_of_sessions_then_links_and_new_resumes_get_422() {
+    let fake = FakePersona::start(FakeConfig::default());
+    let api = Api::new(&fake);
+    assert_eq!(fake.settings().sessions_per_inquiry, 25, "Persona's default");
+    let (template, _) = three_versions(&fake);
+    let inquiry = fake
+        .seed_inquiry(SeedInquiry { template_id: template, status: Some("pending".into()), ..SeedInquiry::default() })
+        .unwrap();
+    fake.set_sessions_per_inquiry(3);
+    let link = format!("/inquiries/{}/generate-one-time-link", inquiry.id);
+    let resume = format!("/inquiries/{}/resume", inquiry.id);
+    assert_eq!(api.post(&link, None).await.status, 200);
+    assert_eq!(api.post(&resume, None).await.status, 200, "a new token session: 2 of 3");
+    assert_eq!(api.post(&resume, None).await.status, 200, "the unused one is reused: still 2");
+    assert_eq!(api.post(&link, None).await.status, 200, "3 of 3");
+    let refused = api.post(&link, None).await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert_eq!(refused.json()["errors"][0]["details"], integration_tests::fake_persona::SESSION_CAP_DETAILS);
+    assert_eq!(api.post(&resume, None).await.status, 200, "reusing the unused token makes no session");
+    fake.mark_sessions_used(&inquiry.id).unwrap();
+    assert_eq!(api.post(&resume, None).await.status, 422, "a resume that needs a new session is refused too");
+    assert_eq!(fake.inquiry(&inquiry.id).unwrap().sessions.len(), 3);
+    fake.set_sessions_per_inquiry(0);
+    assert_eq!(api.post(&link, None).await.status, 200, "0 turns the cap off");
+    // The 422 is within the spec's 422 schema of both operations.
+    fake.assert_no_violations();
+}
+
+#[tokio::test]
+async fn a_browser_planted_inquiry_takes_any_reference_id_joins_its_account_and_has_no_tag() {
+    let fake = FakePersona::start(FakeConfig::default());
+    let api = Api::new(&fake);
+    let (template, [_, _, v3]) = three_versions(&fake);
+    let victim =
+        fake.seed_account(SeedAccount { reference_id: Some("victim".into()), ..SeedAccount::default() }).unwrap();
+    let planted = fake
+        .plant_browser_inquiry(integration_tests::fake_persona::BrowserInquiry {
+            template_id: template.clone(),
+            reference_id: "victim".into(),
+            status: Some("approved".into()),
+            created_at: None,
+        })
+        .unwrap();
+    assert_eq!(planted.reference_id.as_deref(), Some("victim"));
+    assert_eq!(planted.account_id.as_deref(), Some(victim.id.as_str()), "attached to the reference id's account");
+    assert!(planted.tags.is_empty());
+    assert_eq!(planted.template_version_id.as_deref(), Some(v3.as_str()));
+    assert_ne!(planted.creator, "API");
+    let listed = api.get(&format!("/inquiries?filter[account-id]={}", victim.id)).await.json();
+    assert_eq!(listed["data"][0]["id"], planted.id.as_str());
+    assert_eq!(listed["data"][0]["attributes"]["tags"], json!([]));
+
+    // Over the control API, for a reference id nobody has yet: its account is created.
+    let http = reqwest::Client::new();
+    let body = json!({"template_id": template, "reference_id": "newcomer"});
+    let (status, view) =
+        control(&http, &fake.base_url(), reqwest::Method::POST, "/inquiries/from-browser", Some(body)).await;
+    assert_eq!(status, 201, "{view}");
+    assert_eq!((view["status"].as_str(), view["reference_id"].as_str()), (Some("created"), Some("newcomer")));
+    let account = fake.account(view["account_id"].as_str().expect("an account")).unwrap();
+    assert_eq!(account.reference_id.as_deref(), Some("newcomer"));
+    let missing = json!({"template_id": "itmpl_Missing", "reference_id": "x"});
+    assert_eq!(
+        control(&http, &fake.base_url(), reqwest::Method::POST, "/inquiries/from-browser", Some(missing)).await.0,
+        404
+    );
+    fake.assert_no_violations();
+}

@@ -12,6 +12,9 @@
 //! | `GET /accounts`, `POST /accounts` (a `SeedAccount`), `GET /accounts/{id}` | accounts |
 //! | `GET /personal-fields` | `{"served": N}`: answers that carried an account's personal data |
 //! | `GET /idempotency` | `[{"key", "status"}]`: stored answers by key |
+//! | `DELETE /idempotency` | Persona forgot every key (its 24-hour window passed) |
+//! | `POST /templates/{id}/deploy` `{"version_id": "itmplv_…" \| null}` | explicit deploy: creates get that version (null: the latest published) |
+//! | `POST /inquiries/from-browser` (a `BrowserInquiry`) | an inquiry created by a browser flow: any reference id, its account, no tag |
 //! | `GET /settings`, `PUT/PATCH /settings` (partial, e.g. `{"lax_filters": true}`) | switches |
 //! | `GET/POST/DELETE /faults` | fault queue (`{"endpoint": "create", "kind": "status", "status": 500, "count": 4}`) |
 //! | `GET /requests[?since=SEQ]`, `DELETE /requests` | request log |
@@ -23,7 +26,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::faults::Fault;
-use super::model::{Inquiry, ModelError, NewTemplate, SeedAccount, SeedInquiry, Store};
+use super::model::{BrowserInquiry, Inquiry, ModelError, NewTemplate, SeedAccount, SeedInquiry, Store};
 use super::seed::seed_demo;
 use super::server::{json_response, Body};
 use super::state::Shared;
@@ -93,6 +96,12 @@ struct PublishBody {
     id: Option<String>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct DeployBody {
+    version_id: Option<String>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StatusBody {
@@ -152,6 +161,16 @@ fn respond(shared: &Shared, method: &Method, path: &str, query: Option<&str>, bo
             let template = state.store.templates.get(*id).cloned();
             ok(201, &json!({"template_id": id, "version_id": version, "template": template}))
         }
+        (&Method::POST, ["templates", id, "deploy"]) => {
+            let b: DeployBody = parse(body)?;
+            let template = state.store.deploy_version(id, b.version_id).map_err(|e| model_error(&e))?;
+            ok(200, &json!(template))
+        }
+        (&Method::POST, ["inquiries", "from-browser"]) => {
+            let planted: BrowserInquiry = parse(body)?;
+            let inquiry = state.store.seed_inquiry(planted.into_seed()).map_err(|e| model_error(&e))?;
+            ok(201, &inquiry_view(&state.store, &inquiry))
+        }
         (&Method::GET, ["inquiries"]) => {
             let reference = query.and_then(|q| {
                 url::form_urlencoded::parse(q.as_bytes())
@@ -207,6 +226,10 @@ fn respond(shared: &Shared, method: &Method, path: &str, query: Option<&str>, bo
                 .map(|(key, status)| json!({"key": key, "status": status}))
                 .collect();
             ok(200, &json!(keys))
+        }
+        (&Method::DELETE, ["idempotency"]) => {
+            state.idempotency.clear();
+            ok(200, &json!([]))
         }
         (&Method::GET, ["settings"]) => ok(200, &json!(state.settings)),
         (&Method::PUT | &Method::PATCH, ["settings"]) => {

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 use url::form_urlencoded;
 
+use super::api_2026;
 use super::documents::{
     account_resource_from, apply_sparse_fieldsets, error_doc, inquiry_resource_from, template_resource_from,
     unprocessable_doc,
@@ -13,7 +14,7 @@ use super::documents::{
 use super::examples::Examples;
 use super::model::{
     fields_to_response_form, is_open_status, new_session, reference_matches, Account, Endpoint, Inquiry, SessionKind,
-    Settings, Store, SESSION_TTL_MS,
+    Settings, Store, SESSION_CAP_DETAILS, SESSION_TTL_MS,
 };
 use super::util::{now_ms, parse_iso8601, Millis, DAY_MS};
 
@@ -25,6 +26,8 @@ pub struct ApiRequest<'a> {
     /// Decoded query pairs, in order.
     pub query: &'a [(String, String)],
     pub body: &'a [u8],
+    /// The request's `Persona-Version` header.
+    pub persona_version: Option<&'a str>,
 }
 
 /// A JSON answer.
@@ -108,6 +111,8 @@ struct Serialization {
     /// `None`: no `include` parameter (Persona then includes related objects by default).
     include: Option<Vec<String>>,
     fieldsets: HashMap<String, Vec<String>>,
+    /// Answer in API 2026-09-29's shapes (template versions in `included`).
+    api_2026: bool,
 }
 
 fn split_list(value: &str) -> Vec<String> {
@@ -119,8 +124,13 @@ fn bracketed<'k>(key: &'k str, name: &str) -> Option<&'k str> {
     key.strip_prefix(name)?.strip_prefix('[')?.strip_suffix(']')
 }
 
-fn serialization(query: &[(String, String)]) -> Result<Serialization, Answer> {
-    serialization_with(query, |path| INCLUDABLE.contains(&path))
+fn serialization(req: &ApiRequest<'_>) -> Result<Serialization, Answer> {
+    let nested = api_2026::wants(req.persona_version);
+    let mut ser = serialization_with(req.query, |path| {
+        INCLUDABLE.contains(&path) || (nested && api_2026::NESTED_INCLUDES.contains(&path))
+    })?;
+    ser.api_2026 = nested;
+    Ok(ser)
 }
 
 /// `include` (each path checked by `includable`) and `fields[type]` of a request.
@@ -143,11 +153,14 @@ fn serialization_with(query: &[(String, String)], includable: impl Fn(&str) -> b
 }
 
 impl Serialization {
-    /// Whether `path` is to be included: asked for, or (no `include` parameter) one Persona includes by
-    /// default — everything but the account, which must be asked for explicitly.
+    /// Whether `path` is to be included: asked for (a nested path includes its intermediate objects too, as
+    /// JSON:API requires), or (no `include` parameter) one Persona includes by default — everything but the
+    /// account, which must be asked for explicitly.
     fn wants(&self, path: &str) -> bool {
         match &self.include {
-            Some(list) => list.iter().any(|i| i == path),
+            Some(list) => {
+                list.iter().any(|i| i == path || i.strip_prefix(path).is_some_and(|rest| rest.starts_with('.')))
+            }
             None => path != "account",
         }
     }
@@ -181,6 +194,11 @@ fn inquiry_document(
             }
         }
     }
+    if ser.api_2026 && !cx.settings.hide_templates {
+        for version in versions_to_include(store, inquiry, ser) {
+            included.push(version);
+        }
+    }
     if ser.wants("account") {
         if let Some(account) = inquiry.account_id.as_ref().and_then(|id| store.accounts.get(id)) {
             replace_or_push(&mut included, account_resource_from(examples.account(), account));
@@ -199,6 +217,21 @@ fn inquiry_document(
     doc
 }
 
+/// API 2026-09-29: the inquiry's own version (`inquiry-template-version`, included by default) and its template's
+/// latest published one (`inquiry-template.latest-published-version`, asked for), each once.
+fn versions_to_include(store: &Store, inquiry: &Inquiry, ser: &Serialization) -> Vec<Value> {
+    let Some(template) = inquiry.template_id.as_ref().and_then(|id| store.templates.get(id)) else {
+        return Vec::new();
+    };
+    let own = inquiry.template_version_id.as_deref().filter(|_| ser.wants("inquiry-template-version"));
+    let latest = template
+        .latest_published_version()
+        .filter(|_| ser.include.as_ref().is_some_and(|list| list.iter().any(|i| i == api_2026::NESTED_INCLUDES[0])));
+    let mut ids: Vec<&str> = own.into_iter().chain(latest).collect();
+    ids.dedup();
+    ids.into_iter().map(|id| api_2026::template_version_resource(template, id)).collect()
+}
+
 /// Refuses any request body (resume and expire define none).
 fn no_body(body: &[u8]) -> Result<(), Answer> {
     if body.is_empty() {
@@ -209,7 +242,7 @@ fn no_body(body: &[u8]) -> Result<(), Answer> {
 }
 
 fn get(cx: &Context<'_>, req: &ApiRequest<'_>, id: &str) -> Handled {
-    let ser = serialization(req.query)?;
+    let ser = serialization(req)?;
     let inquiry = cx.store.inquiries.get(id).ok_or_else(Answer::not_found)?;
     Ok(Answer::ok(Value::Object(inquiry_document(cx, Endpoint::Get, inquiry, &ser))))
 }
@@ -395,7 +428,7 @@ fn list(cx: &Context<'_>, req: &ApiRequest<'_>) -> Handled {
     {
         return Err(Answer::bad_request("filter[note] must be the only filter"));
     }
-    let ser = serialization(req.query)?;
+    let ser = serialization(req)?;
     let ordered = cx.store.newest_first();
     let lax = cx.settings.lax_filters;
     let (page, links) =
@@ -432,7 +465,7 @@ fn list_accounts(cx: &Context<'_>, req: &ApiRequest<'_>) -> Handled {
         }
         other => Err(Answer::bad_request(&format!("filter[{other}] is not a supported filter"))),
     })?;
-    let ser = serialization(req.query)?;
+    let ser = serialization(req)?;
     let (lax, loose) = (cx.settings.lax_filters, cx.settings.loose_reference_ids);
     let keep =
         |a: &Account| lax || references.as_ref().is_none_or(|wanted| wanted.iter().any(|w| a.has_reference(w, loose)));
@@ -507,7 +540,7 @@ const STRING_FIELDS: &[&str] = &[
 
 fn create(cx: &mut Context<'_>, req: &ApiRequest<'_>) -> Handled {
     let settings = cx.settings;
-    let ser = serialization(req.query)?;
+    let ser = serialization(req)?;
     if req.body.iter().all(u8::is_ascii_whitespace) {
         return Err(Answer::bad_request("data is missing"));
     }
@@ -602,7 +635,7 @@ fn create(cx: &mut Context<'_>, req: &ApiRequest<'_>) -> Handled {
                 status: 404,
                 body: error_doc("Record not found", Some(&format!("inquiry template {id} was not found"))),
             })?;
-            let version = template.latest_published_version().map(str::to_owned).ok_or_else(|| {
+            let version = template.creation_version().map(str::to_owned).ok_or_else(|| {
                 Answer::unprocessable(
                     "Inquiry template has no published version",
                     "/data/attributes/inquiry-template-id",
@@ -702,9 +735,18 @@ fn open_inquiry<'s>(store: &'s mut Store, id: &str) -> Result<&'s mut Inquiry, A
     Ok(inquiry)
 }
 
+/// Persona's cap on an inquiry's sessions: every session counts (token or link, used, expired or not).
+fn refuse_past_session_cap(inquiry: &Inquiry, settings: &Settings) -> Result<(), Answer> {
+    let cap = settings.sessions_per_inquiry;
+    if cap > 0 && inquiry.sessions.len() >= cap as usize {
+        return Err(Answer { status: 422, body: error_doc("Unprocessable entity", Some(SESSION_CAP_DETAILS)) });
+    }
+    Ok(())
+}
+
 fn resume(cx: &mut Context<'_>, req: &ApiRequest<'_>, id: &str) -> Handled {
     no_body(req.body)?;
-    let ser = serialization(req.query)?;
+    let ser = serialization(req)?;
     let now = now_ms();
     let settings = cx.settings;
     let inquiry = open_inquiry(cx.store, id)?;
@@ -722,6 +764,7 @@ fn resume(cx: &mut Context<'_>, req: &ApiRequest<'_>, id: &str) -> Handled {
     let token = match reusable {
         Some(n) => inquiry.sessions[n].token.clone(),
         None => {
+            refuse_past_session_cap(inquiry, settings)?;
             let session = new_session(&inquiry.id, SessionKind::Token, settings, now, SESSION_TTL_MS);
             let token = session.token.clone();
             inquiry.sessions.push(session);
@@ -737,7 +780,7 @@ fn resume(cx: &mut Context<'_>, req: &ApiRequest<'_>, id: &str) -> Handled {
 
 fn link(cx: &mut Context<'_>, req: &ApiRequest<'_>, id: &str) -> Handled {
     let settings = cx.settings;
-    let ser = serialization(req.query)?;
+    let ser = serialization(req)?;
     let mut ttl = DAY_MS;
     if !req.body.iter().all(u8::is_ascii_whitespace) {
         let top = parse_json_object(req.body)?;
@@ -767,6 +810,7 @@ fn link(cx: &mut Context<'_>, req: &ApiRequest<'_>, id: &str) -> Handled {
             )))
         }
     }
+    refuse_past_session_cap(inquiry, settings)?;
     let session = new_session(&inquiry.id, SessionKind::Link, settings, now, ttl);
     let meta = json!({"one-time-link": session.one_time_link, "one-time-link-short": session.one_time_link_short});
     inquiry.sessions.push(session);
@@ -779,7 +823,7 @@ fn link(cx: &mut Context<'_>, req: &ApiRequest<'_>, id: &str) -> Handled {
 
 fn expire(cx: &mut Context<'_>, req: &ApiRequest<'_>, id: &str) -> Handled {
     no_body(req.body)?;
-    let ser = serialization(req.query)?;
+    let ser = serialization(req)?;
     let now = now_ms();
     let inquiry = open_inquiry(cx.store, id)?;
     if !is_open_status(&inquiry.status) {

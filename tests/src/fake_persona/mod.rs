@@ -29,6 +29,13 @@
 //! data. Switches: `lax_filters` (lists ignore every filter), `loose_reference_ids` (case-insensitive,
 //! comma-splitting reference-id filters).
 //!
+//! **Issue 19 controls.** `Persona-Version: 2026-09-29` answers carry template versions with `live`,
+//! `version-tag` and `deployments` (`api_2026.rs`; exempt from the contract check: no bundle exists offline);
+//! [`FakePersona::deploy_version`] routes a template's creates to a deployed version other than the latest
+//! published one; `tags` given on create (or planted) are stored and returned (the spec has no tag filter on the
+//! list: `filter[tags]` is refused); [`FakePersona::forget_idempotency_keys`]; the 25-sessions-per-inquiry cap
+//! (`Settings::sessions_per_inquiry`, a 422 once reached); [`FakePersona::plant_browser_inquiry`].
+//!
 //! ```no_run
 //! use integration_tests::fake_persona::{FakeConfig, FakePersona};
 //! let fake = FakePersona::start(FakeConfig::default());
@@ -37,6 +44,7 @@
 //! fake.assert_no_violations();
 //! ```
 
+pub mod api_2026;
 pub mod contract;
 pub mod control;
 pub mod documents;
@@ -64,8 +72,8 @@ pub use contract::{default_spec_path, ContractChecker, ContractViolation, SPEC_E
 pub use examples::Examples;
 pub use faults::{Fault, FaultKind};
 pub use model::{
-    Account, Endpoint, Inquiry, ModelError, NewTemplate, RateLimitSettings, SeedAccount, SeedInquiry, Session,
-    SessionKind, Settings, Template, DEFAULT_API_KEY,
+    Account, BrowserInquiry, Endpoint, Inquiry, ModelError, NewTemplate, RateLimitSettings, SeedAccount, SeedInquiry,
+    Session, SessionKind, Settings, Template, DEFAULT_API_KEY, DEFAULT_SESSIONS_PER_INQUIRY, SESSION_CAP_DETAILS,
 };
 pub use request_log::RequestRecord;
 pub use seed::{DemoInquiry, DemoSeed};
@@ -212,12 +220,24 @@ impl FakePersona {
         self.shared.lock().store.publish_version(template_id, None)
     }
 
+    /// Explicit deploy (API 2026-09-29): the template's creates get `version` (one of its published versions)
+    /// instead of the latest published one; `None` routes them back to the latest.
+    pub fn deploy_version(&self, template_id: &str, version: Option<&str>) -> Result<Template, ModelError> {
+        self.shared.lock().store.deploy_version(template_id, version.map(str::to_owned))
+    }
+
     pub fn template(&self, id: &str) -> Option<Template> {
         self.shared.lock().store.templates.get(id).cloned()
     }
 
     pub fn seed_inquiry(&self, seed: SeedInquiry) -> Result<Inquiry, ModelError> {
         self.shared.lock().store.seed_inquiry(seed)
+    }
+
+    /// Plants an inquiry as Persona's embedded or hosted flow creates it from a browser: any reference id, joined
+    /// to that reference id's account, no tag ([`BrowserInquiry`]).
+    pub fn plant_browser_inquiry(&self, planted: BrowserInquiry) -> Result<Inquiry, ModelError> {
+        self.shared.lock().store.seed_inquiry(planted.into_seed())
     }
 
     pub fn inquiry(&self, id: &str) -> Option<Inquiry> {
@@ -298,6 +318,16 @@ impl FakePersona {
     /// The idempotency keys holding a stored answer, with that answer's status (sorted by key).
     pub fn stored_answers(&self) -> Vec<(String, u16)> {
         self.shared.lock().idempotency.statuses()
+    }
+
+    /// Persona forgot every idempotency key (its 24-hour window passed): a key sent again is processed afresh.
+    pub fn forget_idempotency_keys(&self) {
+        self.shared.lock().idempotency.clear();
+    }
+
+    /// Persona's cap on an inquiry's sessions (default 25; `0`: none).
+    pub fn set_sessions_per_inquiry(&self, cap: u32) {
+        self.update_settings(|s| s.sessions_per_inquiry = cap);
     }
 
     pub fn settings(&self) -> Settings {

@@ -85,12 +85,21 @@ pub struct Template {
     pub status: String,
     pub legacy: bool,
     pub versions: Vec<String>,
+    /// Explicit deploy (API 2026-09-29): the published version creates are routed to, when it is not the latest
+    /// published one. `None`: creates get the latest published version.
+    #[serde(default)]
+    pub deployed_version: Option<String>,
 }
 
 impl Template {
     /// The latest published version, if any.
     pub fn latest_published_version(&self) -> Option<&str> {
         self.versions.last().map(String::as_str)
+    }
+
+    /// The version `POST /inquiries` with `inquiry-template-id` gives: the deployed one, else the latest published.
+    pub fn creation_version(&self) -> Option<&str> {
+        self.deployed_version.as_deref().or_else(|| self.latest_published_version())
     }
 }
 
@@ -290,7 +299,20 @@ pub struct Settings {
     /// `filter[reference-id]` matches case-insensitively, and on `GET /inquiries` also splits on commas
     /// (as the accounts filter does by contract): a loosened filter.
     pub loose_reference_ids: bool,
+    /// Inquiry sessions an inquiry may have (Persona: 25 by default; every one-time link and every resume that
+    /// can't reuse a session makes one); past it, 422 [`SESSION_CAP_DETAILS`]. `0`: no cap.
+    pub sessions_per_inquiry: u32,
 }
+
+/// Persona's default cap on an inquiry's sessions (`POST /inquiry-sessions`: "By default, we only allow up to 25
+/// sessions per Inquiry").
+pub const DEFAULT_SESSIONS_PER_INQUIRY: u32 = 25;
+
+/// The `details` of the fake's refusal once the cap is reached. Persona's answer is documented nowhere (the spec
+/// states the cap on `POST /inquiry-sessions` only, and that operation's 4xx are the shared ones): the fake answers
+/// 422 "Unprocessable entity", the status Persona uses for a request that is well-formed but not allowed on this
+/// resource, within the 422 schema of resume and generate-one-time-link (`title`, `details`).
+pub const SESSION_CAP_DETAILS: &str = "Inquiry has reached the maximum number of inquiry sessions";
 
 /// The key a default fake accepts.
 pub const DEFAULT_API_KEY: &str = "persona_sandbox_fake_key_0001";
@@ -306,6 +328,7 @@ impl Default for Settings {
             short_link_base_url: "https://perso.na/verify".to_owned(),
             lax_filters: false,
             loose_reference_ids: false,
+            sessions_per_inquiry: DEFAULT_SESSIONS_PER_INQUIRY,
         }
     }
 }
@@ -356,6 +379,40 @@ pub struct SeedInquiry {
     pub created_at: Option<Millis>,
     /// Response-form fields, or plain `{"name-first": "Jane"}` values.
     pub fields: Option<Map<String, Value>>,
+    /// Tag names (default none).
+    pub tags: Vec<String>,
+    /// `creator` (default `API`).
+    pub creator: Option<String>,
+}
+
+/// An inquiry a browser created through Persona's embedded or hosted flow (`POST /_control/inquiries/from-browser`):
+/// the template id and whatever `reference-id` the page passed, attached (as Persona does) to the account with
+/// that reference id, created if none; no tag, since only our creates carry one. What an attacker who knows a
+/// user's id can plant.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrowserInquiry {
+    pub template_id: String,
+    pub reference_id: String,
+    /// Default `created` (an attacker may also finish it: `approved`, `declined`…).
+    pub status: Option<String>,
+    /// Creation time (epoch ms); defaults to now.
+    pub created_at: Option<Millis>,
+}
+
+impl BrowserInquiry {
+    /// The seed that plants it.
+    pub fn into_seed(self) -> SeedInquiry {
+        SeedInquiry {
+            template_id: self.template_id,
+            status: self.status,
+            reference_id: Some(self.reference_id.clone()),
+            account_reference_id: Some(self.reference_id),
+            created_at: self.created_at,
+            creator: Some("Embedded flow".to_owned()),
+            ..SeedInquiry::default()
+        }
+    }
 }
 
 /// An account to plant (`POST /_control/accounts`).
@@ -463,6 +520,7 @@ impl Store {
             status: "active".to_owned(),
             legacy: spec.legacy,
             versions,
+            deployed_version: None,
         };
         self.templates.insert(id, template.clone());
         Ok(template)
@@ -484,6 +542,22 @@ impl Store {
         template.versions.push(version.clone());
         self.versions.insert(version.clone(), template_id.to_owned());
         Ok(version)
+    }
+
+    /// Explicit deploy: routes the template's creates to `version` (one of its published versions), or back to the
+    /// latest published one (`None`). Publishing later doesn't move a deployed version.
+    pub fn deploy_version(&mut self, template_id: &str, version: Option<String>) -> Result<Template, ModelError> {
+        let template = self
+            .templates
+            .get_mut(template_id)
+            .ok_or_else(|| ModelError::NotFound(format!("template {template_id}")))?;
+        if let Some(v) = &version {
+            if !template.versions.contains(v) {
+                return Err(ModelError::Invalid(format!("{v} is not a published version of {template_id}")));
+            }
+        }
+        template.deployed_version = version;
+        Ok(template.clone())
     }
 
     fn next_seq(&mut self) -> u64 {
@@ -563,6 +637,10 @@ impl Store {
         };
         inquiry.reference_id = seed.reference_id;
         inquiry.note = seed.note;
+        inquiry.tags = seed.tags;
+        if let Some(creator) = seed.creator {
+            inquiry.creator = creator;
+        }
         if let Some(fields) = seed.fields {
             inquiry.fields = fields_to_response_form(&fields);
         }
