@@ -27,8 +27,6 @@
 //!
 //! Every method takes `now` ([`UnixMillis::now()`] in the service): conditions compare absolute times.
 
-// Until the service calls `connect` (the wiring above), the binaries link none of this.
-#![cfg_attr(not(feature = "testing"), allow(dead_code, unused_imports))]
 
 pub mod budget;
 #[cfg(any(test, feature = "testing"))]
