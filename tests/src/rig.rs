@@ -419,6 +419,39 @@ pub async fn handle_in_process(
     Box::pin(persona_resume::lambda::handler::handle(state, function, request.with_lambda_context(context))).await
 }
 
+/// Log output kept in memory: give it to [`json_log_subscriber`], read it back with [`CapturedLogs::json_lines`].
+#[derive(Clone, Default)]
+pub struct CapturedLogs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned()
+    }
+
+    /// Every line written so far, each of which must be one JSON object.
+    pub fn json_lines(&self) -> Vec<Value> {
+        self.text().lines().map(|line| serde_json::from_str(line).expect("every log line is one JSON object")).collect()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
+    type Writer = CapturedLogs;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
 /// The functions' JSON log format (the subscriber the binaries install), writing to `writer`.
 pub fn json_log_subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
 where

@@ -254,7 +254,6 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
         let page = self.persona.list_inquiries(self.inv, filter).await?;
         if page.unreadable_items > 0 {
             tracing::warn!(
-                lambda_request_id = %self.inv.lambda_request_id,
                 unreadable_items = page.unreadable_items,
                 "Persona listed inquiries we could not read; they were skipped"
             );
@@ -268,7 +267,6 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
         let template_check = policy::check_template(&inquiry, &template);
         if template_check == TemplateCheck::Unavailable {
             tracing::warn!(
-                lambda_request_id = %self.inv.lambda_request_id,
                 inquiry_id = %inquiry.id,
                 pinned_version_known = inquiry.pinned_version_id.is_some(),
                 template_returned = document.template_returned(),
@@ -359,7 +357,7 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
 
         let access = self.hand_out(&new_id, &new_status, session_token).await?;
         let superseded_expired = if self.config.expire_superseded && outdated.status != InquiryStatus::Expired {
-            Some(self.expire_superseded(&outdated.id, latest_version).await)
+            Some(self.expire_superseded(&outdated.id).await)
         } else {
             None
         };
@@ -408,7 +406,7 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
                 if let Some(token) = session_token_from_create {
                     return Ok(Access::Session { token: Some(token) });
                 }
-                let keys = KeySequence::per_invocation(Operation::Resume, inquiry_id, &self.inv.lambda_request_id);
+                let keys = self.inv.keys_for(Operation::Resume, inquiry_id);
                 match self.persona.resume(self.inv, inquiry_id, keys).await {
                     Ok(resumed) => {
                         same_inquiry(&resumed.data, inquiry_id).about(inquiry_id)?;
@@ -424,15 +422,11 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
             Action::Link { expires_in_seconds } => {
                 // Persona refuses links for expired inquiries: those are resumed first.
                 if status == &InquiryStatus::Expired {
-                    let keys = KeySequence::per_invocation(Operation::Resume, inquiry_id, &self.inv.lambda_request_id);
+                    let keys = self.inv.keys_for(Operation::Resume, inquiry_id);
                     self.persona.resume(self.inv, inquiry_id, keys).await.map_err(about_this).about(inquiry_id)?;
                 }
                 let expires = expires_in_seconds.or(self.config.link_expires_in_seconds);
-                let keys = KeySequence::per_invocation(
-                    Operation::GenerateOneTimeLink,
-                    inquiry_id,
-                    &self.inv.lambda_request_id,
-                );
+                let keys = self.inv.keys_for(Operation::GenerateOneTimeLink, inquiry_id);
                 let generated = self
                     .persona
                     .generate_one_time_link(self.inv, inquiry_id, expires, keys)
@@ -449,14 +443,15 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
     }
 
     /// Expires a replaced inquiry; a failure is logged (here, once) and reported, never fatal.
-    async fn expire_superseded(&mut self, inquiry_id: &InquiryId, latest_version: &str) -> bool {
-        let keys = KeySequence::expire(inquiry_id, latest_version);
+    async fn expire_superseded(&mut self, inquiry_id: &InquiryId) -> bool {
+        // Per invocation (docs/design.md, "Idempotency keys"): a replayed answer would report an expiry this
+        // invocation did not do.
+        let keys = self.inv.keys_for(Operation::Expire, inquiry_id);
         match self.persona.expire_inquiry(self.inv, inquiry_id, keys).await.and_then(|expired| same_inquiry(&expired.data, inquiry_id)) {
             Ok(()) => true,
             Err(error) => {
                 tracing::warn!(
-                    lambda_request_id = %self.inv.lambda_request_id,
-                    superseded_inquiry_id = %inquiry_id,
+                        superseded_inquiry_id = %inquiry_id,
                     error = %error,
                     persona_request_id = error.request_id(),
                     "could not expire the superseded inquiry"

@@ -1,5 +1,6 @@
 //! Structured JSON logs, one object per line (what Lambda's JSON log format expects). Never a key, token, link
 //! or personal field: those types don't implement `Display`, and the invocation line lists ids and numbers only.
+//! A line written during an invocation carries its span (`"span": {"lambda_request_id": …, "function": …}`).
 
 use tracing_subscriber::EnvFilter;
 
@@ -33,7 +34,7 @@ where
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
-        .with_current_span(false)
+        .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
         .with_env_filter(filter())

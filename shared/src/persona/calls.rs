@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::domain::ids::InquiryId;
+use crate::persona::idempotency::KeySequence;
 use crate::persona::operation::Operation;
 
 /// Time kept back from Lambda's deadline to render the answer and post it to the Runtime API.
@@ -36,7 +38,8 @@ pub struct UpstreamCall {
 
 #[derive(Debug)]
 pub struct Invocation {
-    pub lambda_request_id: String,
+    /// Only in the idempotency keys of per-invocation calls: log lines get it from the invocation's span.
+    lambda_request_id: String,
     deadline: Instant,
     pub calls: Vec<UpstreamCall>,
 }
@@ -50,6 +53,11 @@ impl Invocation {
     pub fn with_lambda_deadline(lambda_request_id: String, lambda_deadline: Option<SystemTime>) -> Self {
         let now = Instant::now();
         Self::new(lambda_request_id, now + budget(lambda_deadline, SystemTime::now()))
+    }
+
+    /// The keys of a call made afresh by each invocation (resume, link, expire): the one place they are built.
+    pub fn keys_for(&self, operation: Operation, inquiry_id: &InquiryId) -> KeySequence {
+        KeySequence::per_invocation(operation, inquiry_id, &self.lambda_request_id)
     }
 
     pub fn remaining(&self) -> Duration {

@@ -35,14 +35,11 @@ impl KeySequence {
         Self::starting_at(format!("create:{inquiry_template_id}:{}:{}", owner.fingerprint(), body.fingerprint()))
     }
 
-    /// Resume and link generation: fresh per invocation (a link is single-use; never replay an old one).
+    /// Resume, link generation and expiry: fresh per invocation (a link is single-use; never replay an old one, nor
+    /// report an expiry another invocation did). Built through [`crate::persona::calls::Invocation::keys_for`].
     pub fn per_invocation(operation: Operation, inquiry_id: &InquiryId, lambda_request_id: &str) -> Self {
         let request: String = byte_serialize(lambda_request_id.as_bytes()).collect();
         Self::starting_at(format!("{operation}:{inquiry_id}:{request}"))
-    }
-
-    pub fn expire(inquiry_id: &InquiryId, latest_version_id: &str) -> Self {
-        Self::starting_at(format!("expire:{inquiry_id}:{latest_version_id}"))
     }
 
     /// The key to send now.
@@ -98,7 +95,10 @@ mod tests {
             KeySequence::per_invocation(Operation::Resume, &id("inq_1"), "8f0e-1").current(),
             "resume:inq_1:8f0e-1"
         );
-        assert_eq!(KeySequence::expire(&id("inq_1"), "itmplv_2").current(), "expire:inq_1:itmplv_2");
+        assert_eq!(
+            KeySequence::per_invocation(Operation::Expire, &id("inq_1"), "8f0e/1").current(),
+            "expire:inq_1:8f0e%2F1"
+        );
     }
 
     #[test]

@@ -186,7 +186,8 @@ impl Transport {
         performed
     }
 
-    /// One line per attempt; warnings for the ones that will be retried or fail, with the Lambda request id.
+    /// One line per attempt; warnings for the ones that will be retried or fail (the invocation's span carries the
+    /// Lambda request id).
     fn log_attempt(
         &self,
         inv: &Invocation,
@@ -196,13 +197,11 @@ impl Transport {
         attempt: &Attempt,
     ) {
         let operation = operation.as_str();
-        let lambda_request_id = inv.lambda_request_id.as_str();
         let attempt_number = inv.calls.len();
         let elapsed_ms = duration.as_millis() as u64;
         let persona_request_id = inv.calls.last().and_then(|call| call.request_id.as_deref());
         match attempt {
             Attempt::Lost(error) => tracing::warn!(
-                lambda_request_id,
                 operation,
                 attempt_number,
                 elapsed_ms,
@@ -210,7 +209,6 @@ impl Transport {
                 "persona call got no answer"
             ),
             Attempt::ServerError { status, .. } => tracing::warn!(
-                lambda_request_id,
                 operation,
                 attempt_number,
                 status,
@@ -218,7 +216,6 @@ impl Transport {
                 "persona server error"
             ),
             Attempt::RateLimited { reset, .. } => tracing::warn!(
-                lambda_request_id,
                 operation,
                 attempt_number,
                 reset_s = reset.map(|r| r.as_secs()),
@@ -226,7 +223,6 @@ impl Transport {
                 "persona rate limited"
             ),
             Attempt::Unauthorized { .. } | Attempt::Final(Final::Forbidden { reason: Forbidden::Key, .. }) => tracing::warn!(
-                lambda_request_id,
                 operation,
                 status,
                 persona_request_id,
@@ -235,13 +231,11 @@ impl Transport {
                 self.keys.describe()
             ),
             Attempt::Final(Final::Forbidden { reason: Forbidden::Quota, .. }) => tracing::warn!(
-                lambda_request_id,
                 operation,
                 persona_request_id,
                 "Persona refused the call: a quota of the Persona account is used up; ask Persona support to raise it"
             ),
             Attempt::Final(Final::Oversized { status, .. }) => tracing::warn!(
-                lambda_request_id,
                 operation,
                 status,
                 persona_request_id,
@@ -249,7 +243,6 @@ impl Transport {
                 "persona answer too large"
             ),
             Attempt::Success | Attempt::Final(Final::Rejected { .. }) | Attempt::KeyReread { .. } => tracing::debug!(
-                lambda_request_id,
                 operation,
                 attempt_number,
                 status,
@@ -264,22 +257,20 @@ impl Transport {
     /// a retry can still follow); true when another key is now current.
     async fn reread_key(&self, inv: &Invocation, operation: Operation, rejected: &ApiKey) -> bool {
         let operation = operation.as_str();
-        let lambda_request_id = inv.lambda_request_id.as_str();
         let within = inv.remaining().saturating_sub(self.retry.min_attempt_time);
         match tokio::time::timeout(within, self.keys.reread_after_rejection(rejected)).await {
             Ok(Ok(changed)) => {
                 if changed {
-                    tracing::warn!(lambda_request_id, operation, "retrying with the rotated Persona API key");
+                    tracing::warn!(operation, "retrying with the rotated Persona API key");
                 }
                 changed
             }
             Ok(Err(error)) => {
-                tracing::warn!(lambda_request_id, operation, error = %error, "could not re-read the Persona API key");
+                tracing::warn!(operation, error = %error, "could not re-read the Persona API key");
                 false
             }
             Err(_elapsed) => {
                 tracing::warn!(
-                    lambda_request_id,
                     operation,
                     within_ms = within.as_millis() as u64,
                     "re-reading the Persona API key took longer than the invocation has left"
