@@ -2,4 +2,4 @@
 
 pub mod error;
 pub mod service;
-pub mod state;
+pub(crate) mod state;

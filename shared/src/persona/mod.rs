@@ -4,7 +4,7 @@
 pub mod calls;
 pub mod client;
 pub mod error;
-pub mod facts;
+mod facts;
 pub mod idempotency;
 pub mod list_filter;
 pub mod model;

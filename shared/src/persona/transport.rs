@@ -26,7 +26,7 @@ const USER_AGENT: &str = concat!("persona-resume/", env!("CARGO_PKG_VERSION"));
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// A raw answer before parsing.
-pub struct Answer {
+pub(crate) struct Answer {
     body: Bytes,
     request_id: Option<String>,
 }
@@ -89,14 +89,14 @@ impl Transport {
     }
 
     /// The base URL with `segments` appended, each percent-encoded as one path segment.
-    pub fn url(&self, segments: &[&str]) -> Url {
+    pub(crate) fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.base_url.clone();
         url.path_segments_mut().expect("validated http(s) base URL").pop_if_empty().extend(segments);
         url
     }
 
     /// Sends one logical call, retrying within the invocation's deadline as [`crate::persona::retry`] decides.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         inv: &mut Invocation,
         operation: Operation,
@@ -371,7 +371,7 @@ fn describe_transport_error(error: &reqwest::Error) -> String {
 
 /// Parses a 2xx body. The error names the position and kind only: serde's messages can quote values, and those
 /// values may be tokens or links.
-pub fn parse<T: DeserializeOwned>(operation: Operation, answer: Answer) -> Result<T, UpstreamError> {
+pub(crate) fn parse<T: DeserializeOwned>(operation: Operation, answer: Answer) -> Result<T, UpstreamError> {
     serde_json::from_slice(&answer.body).map_err(|error| {
         let detail = match error.classify() {
             serde_json::error::Category::Data => {
