@@ -11,6 +11,7 @@ use integration_tests::error::Result;
 use integration_tests::runtime_api::{
     binary_in_profile, release_binary, FunctionOptions, FunctionProcess, InvokeResult, RuntimeApi,
 };
+use persona_resume::lambda::api_event::ApiEvent;
 use serde_json::{json, Value};
 
 fn bare_floor() -> PathBuf {
@@ -22,43 +23,17 @@ fn bare_floor() -> PathBuf {
 
 /// An API Gateway HTTP API (payload 2.0) event, as Lambda receives it.
 fn http_api_event(method: &str, path: &str, query: &str, body: Option<&str>) -> Value {
-    json!({
-        "version": "2.0",
-        "routeKey": format!("{method} /inquiries/{{inquiry_id}}/session"),
-        "rawPath": path,
-        "rawQueryString": query,
-        "headers": {"content-type": "application/json", "host": "abc123.execute-api.us-east-1.amazonaws.com"},
-        "queryStringParameters": query_map(query),
-        "pathParameters": {"inquiry_id": "inq_123"},
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abc123",
-            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "abc123",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "rig"},
-            "requestId": "JKJaXmPLvHcESHA=",
-            "routeKey": format!("{method} /inquiries/{{inquiry_id}}/session"),
-            "stage": "$default",
-            "time": "26/Nov/2025:01:00:00 +0000",
-            "timeEpoch": 1_764_118_800_000_u64
-        },
-        "body": body,
-        "isBase64Encoded": false
-    })
-}
-
-fn query_map(query: &str) -> Value {
-    let map: serde_json::Map<String, Value> = query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .filter_map(|p| p.split_once('='))
-        .map(|(k, v)| (k.to_owned(), Value::String(v.to_owned())))
-        .collect();
-    if map.is_empty() {
-        Value::Null
-    } else {
-        Value::Object(map)
+    let event = ApiEvent::http_api(method, "/inquiries/{inquiry_id}/session", path)
+        .inquiry_id("inq_123")
+        .header("content-type", "application/json")
+        .header("host", "abc123.execute-api.us-east-1.amazonaws.com")
+        .query(query)
+        .time_epoch_ms(1_764_118_800_000);
+    match body {
+        Some(body) => event.body(body),
+        None => event,
     }
+    .build()
 }
 
 #[tokio::test]

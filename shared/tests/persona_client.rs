@@ -126,7 +126,7 @@ async fn resume_sends_no_body_and_an_idempotency_key() {
         .await;
     let persona = client(&server.uri(), &[]);
     let mut inv = invocation(Duration::from_secs(5));
-    let keys = KeySequence::per_invocation(Operation::Resume, &id("inq_1"), &inv.lambda_request_id.clone());
+    let keys = inv.keys_for(Operation::Resume, &id("inq_1"));
     let resumed = persona.resume(&mut inv, &id("inq_1"), keys).await.unwrap();
     assert_eq!(resumed.meta.session_token, "tok_1");
     let requests = received(&server).await;
@@ -194,7 +194,7 @@ async fn create_and_expire() {
         .await;
     Mock::given(method("POST"))
         .and(path("/inquiries/inq_old/expire"))
-        .and(header("idempotency-key", "expire:inq_old:itmplv_2"))
+        .and(header("idempotency-key", "expire:inq_old:req-test-1"))
         .respond_with(persona_json(json!({"data": inquiry("inq_old", "expired", Some("u1"), "itmplv_1")})))
         .expect(1)
         .mount(&server)
@@ -204,14 +204,8 @@ async fn create_and_expire() {
     let created = persona.create_inquiry(&mut inv, &body, keys).await.unwrap();
     assert_eq!(created.data.id, "inq_new");
     assert_eq!(created.meta.session_token, None, "a missing meta reads as null");
-    let expired = persona
-        .expire_inquiry(
-            &mut inv,
-            &id("inq_old"),
-            KeySequence::per_invocation(Operation::Expire, &id("inq_old"), "req-1"),
-        )
-        .await
-        .unwrap();
+    let keys = inv.keys_for(Operation::Expire, &id("inq_old"));
+    let expired = persona.expire_inquiry(&mut inv, &id("inq_old"), keys).await.unwrap();
     assert_eq!(expired.data.status(), &InquiryStatus::Expired);
 }
 

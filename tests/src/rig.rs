@@ -16,8 +16,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use lambda_http::RequestExt;
-use persona_resume::app::state::limits;
+use persona_resume::app::limits;
 use persona_resume::guard::{Guard, MemoryStore, Store};
+use persona_resume::lambda::api_event::ApiEvent;
 use persona_resume::ops::config::Config;
 use persona_resume::ops::secrets::{ApiKey, KeyStore};
 use persona_resume::persona::retry::RetryPolicy;
@@ -432,6 +433,39 @@ pub async fn handle_in_process(
     Box::pin(persona_resume::lambda::handler::handle(state, function, request.with_lambda_context(context))).await
 }
 
+/// Log output kept in memory: give it to [`json_log_subscriber`], read it back with [`CapturedLogs::json_lines`].
+#[derive(Clone, Default)]
+pub struct CapturedLogs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned()
+    }
+
+    /// Every line written so far, each of which must be one JSON object.
+    pub fn json_lines(&self) -> Vec<Value> {
+        self.text().lines().map(|line| serde_json::from_str(line).expect("every log line is one JSON object")).collect()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
+    type Writer = CapturedLogs;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
 /// The functions' JSON log format (the subscriber the binaries install), writing to `writer`.
 pub fn json_log_subscriber<W>(writer: W) -> impl tracing::Subscriber + Send + Sync
 where
@@ -528,51 +562,31 @@ fn route(function: Function, inquiry_id: Option<&str>) -> (String, String) {
 
 /// An HTTP API (payload 2.0) event. `owner` becomes the `sub` claim of a JWT authorizer; `body` is sent as JSON.
 pub fn http_api_event(function: Function, inquiry_id: Option<&str>, owner: Option<&str>, body: Option<&str>) -> Value {
-    let (route_key, path) = route(function, inquiry_id);
-    let mut event = json!({
-        "version": "2.0",
-        "routeKey": format!("POST {route_key}"),
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", "host": "api.example.com"},
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com", "domainPrefix": "api",
-            "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7", "userAgent": "rig"},
-            "requestId": format!("apigw-{}", REQUEST_IDS.fetch_add(1, Ordering::Relaxed)),
-            "routeKey": format!("POST {route_key}"), "stage": "$default", "time": "26/Nov/2026:10:00:00 +0000", "timeEpoch": 0
-        },
-        "isBase64Encoded": false
-    });
-    if let Some(id) = inquiry_id {
-        event["pathParameters"] = json!({"inquiry_id": id});
-    }
-    if let Some(owner) = owner {
-        event["requestContext"]["authorizer"] = json!({"jwt": {"claims": {"sub": owner}, "scopes": null}});
-    }
-    if let Some(body) = body {
-        event["body"] = json!(body);
-    }
-    event
+    let (route, path) = route(function, inquiry_id);
+    let event = ApiEvent::http_api("POST", &route, &path);
+    let event = event.header("content-type", "application/json").header("host", "api.example.com");
+    event_for(event, inquiry_id, owner.map(|owner| json!(owner)), body)
 }
 
 /// A REST API (payload 1.0) event with Cognito-style claims.
 pub fn rest_api_event(function: Function, inquiry_id: Option<&str>, owner: Option<Value>, body: Option<&str>) -> Value {
-    let (resource, path) = route(function, inquiry_id);
-    let mut event = json!({
-        "resource": resource, "path": path, "httpMethod": "POST",
-        "headers": {"Content-Type": "application/json"}, "multiValueHeaders": {"Content-Type": ["application/json"]},
-        "queryStringParameters": null, "multiValueQueryStringParameters": null,
-        "pathParameters": inquiry_id.map(|id| json!({"inquiry_id": id})), "stageVariables": null,
-        "requestContext": {"accountId": "123456789012", "apiId": "api", "httpMethod": "POST", "path": format!("/prod{path}"),
-            "identity": {"sourceIp": "203.0.113.7"}, "protocol": "HTTP/1.1",
-            "requestId": format!("apigw-{}", REQUEST_IDS.fetch_add(1, Ordering::Relaxed)),
-            "resourcePath": resource, "stage": "prod"},
-        "body": body, "isBase64Encoded": false
-    });
-    if let Some(owner) = owner {
-        event["requestContext"]["authorizer"] = json!({"claims": {"sub": owner}});
+    let (route, path) = route(function, inquiry_id);
+    event_for(ApiEvent::rest("POST", &route, &path).header("Content-Type", "application/json"), inquiry_id, owner, body)
+}
+
+/// The parts both payloads share: a fresh API Gateway request id, the path parameter, `sub`, the body.
+fn event_for(mut event: ApiEvent, inquiry_id: Option<&str>, owner: Option<Value>, body: Option<&str>) -> Value {
+    event = event.request_id(&format!("apigw-{}", REQUEST_IDS.fetch_add(1, Ordering::Relaxed)));
+    if let Some(id) = inquiry_id {
+        event = event.inquiry_id(id);
     }
-    event
+    if let Some(owner) = owner {
+        event = event.claims(json!({"sub": owner}));
+    }
+    if let Some(body) = body {
+        event = event.body(body);
+    }
+    event.build()
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ pub async fn create_once<P: PersonaPort>(
     keys: KeySequence,
     retry: &RetryPolicy,
 ) -> Result<Created, Error> {
-    let holder = inv.lambda_request_id.clone();
+    let holder = inv.holder_id().to_owned();
     let deadline = UnixMillis::now().plus(inv.remaining());
     let me = Claimant { holder: &holder, deadline };
     let mut fresh_server_errors = 0;

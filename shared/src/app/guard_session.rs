@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use crate::app::error::Throttle;
 use crate::domain::ids::InquiryId;
-use crate::domain::owner::Owner;
 use crate::guard::budget::{Admission, Budget, Refused};
 use crate::guard::ledger::{Entry, LedgerKey, LedgerWrite};
 use crate::guard::{Denied, Guard, GuardError, UnixMillis, Written};
@@ -102,15 +101,6 @@ impl GuardSession {
             let remembered = self.guard.remember_version(template_id, version_id, UnixMillis::now()).await;
             self.answered(remembered);
         }
-    }
-
-    /// The owner limit applies in JWT mode only: IAM callers have no owner (documented).
-    pub fn admission<'a>(
-        owner: Option<&'a Owner>,
-        inquiry: Option<&'a InquiryId>,
-        persona_calls: u32,
-    ) -> Admission<'a> {
-        Admission { owner, inquiry, persona_calls }
     }
 }
 

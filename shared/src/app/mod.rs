@@ -1,9 +1,12 @@
 //! The resume service and what it needs: its errors, the guard as an invocation uses it, the ledger-driven
 //! create, list reading for the lookups, and the cold-start state.
 
-pub mod creation;
+pub(crate) mod creation;
 pub mod error;
-pub mod guard_session;
-pub mod lookup;
+pub(crate) mod guard_session;
+pub(crate) mod lookup;
 pub mod service;
-pub mod state;
+pub(crate) mod state;
+
+/// The guard's budgets as configured: the rig builds its in-process guard with them.
+pub use state::limits;

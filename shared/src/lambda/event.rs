@@ -273,20 +273,16 @@ fn encode_segment(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lambda::api_event::ApiEvent;
     use lambda_http::request::RequestContext;
     use lambda_http::RequestExt;
     use serde_json::json;
 
     fn http_api_event(claims: Value) -> Value {
-        json!({
-            "version": "2.0", "routeKey": "POST /inquiries/{inquiry_id}/session",
-            "rawPath": "/inquiries/inq_1/session", "rawQueryString": "", "headers": {},
-            "requestContext": {"accountId": "1", "apiId": "a", "domainName": "d", "domainPrefix": "d",
-                "http": {"method": "POST", "path": "/inquiries/inq_1/session", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.1", "userAgent": "t"},
-                "requestId": "r", "routeKey": "POST /inquiries/{inquiry_id}/session", "stage": "$default", "time": "t", "timeEpoch": 0,
-                "authorizer": {"jwt": {"claims": claims, "scopes": null}}},
-            "pathParameters": {"inquiry_id": "inq_1"}, "isBase64Encoded": false
-        })
+        ApiEvent::http_api("POST", "/inquiries/{inquiry_id}/session", "/inquiries/inq_1/session")
+            .inquiry_id("inq_1")
+            .claims(claims)
+            .build()
     }
 
     fn claims_of(event: Value) -> std::collections::HashMap<String, String> {
@@ -321,17 +317,11 @@ mod tests {
     }
 
     fn rest_api_event() -> Value {
-        json!({
-            "resource": "/inquiries/{inquiry_id}/session", "path": "/inquiries/inq_1/session", "httpMethod": "POST",
-            "headers": {"Host": "api.example.com", "Content-Type": "application/json"},
-            "multiValueHeaders": {"Host": ["api.example.com"], "Content-Type": ["application/json"]},
-            "queryStringParameters": null, "multiValueQueryStringParameters": null,
-            "pathParameters": {"inquiry_id": "inq_1"}, "stageVariables": null,
-            "requestContext": {"accountId": "1", "apiId": "a", "httpMethod": "POST", "path": "/prod/inquiries/inq_1/session",
-                "identity": {"sourceIp": "203.0.113.1"}, "protocol": "HTTP/1.1", "requestId": "r",
-                "resourcePath": "/inquiries/{inquiry_id}/session", "stage": "prod"},
-            "body": null, "isBase64Encoded": false
-        })
+        ApiEvent::rest("POST", "/inquiries/{inquiry_id}/session", "/inquiries/inq_1/session")
+            .inquiry_id("inq_1")
+            .header("Host", "api.example.com")
+            .header("Content-Type", "application/json")
+            .build()
     }
 
     #[test]

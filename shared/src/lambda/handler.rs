@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use tracing::Instrument;
 
 use crate::app::error::Failure;
 use crate::app::service::{Function, Resolution, ResumeService};
@@ -28,15 +29,27 @@ pub async fn handle(
         .filter(|id| !id.is_empty())
         .or_else(|| api_gateway_request_id(&request))
         .unwrap_or_else(|| format!("local-{:016x}", fastrand::u64(..)));
+    // Every line of this invocation carries the request id and the function from this span (the JSON formatter
+    // writes the current span): never written by hand, and ids only. At error level, so that it is entered
+    // whatever level the logs are filtered to.
+    let span = tracing::error_span!(
+        "invocation",
+        lambda_request_id = %lambda_request_id,
+        function = function.function_name()
+    );
     let mut inv = Invocation::with_lambda_deadline(lambda_request_id, context.map(|c| c.deadline()));
 
-    let result = run(state, function, &request, &mut inv).await;
-    let response = match &result {
-        Ok(resolution) => success_response(resolution, &state.config().hosted_flow_url),
-        Err(failure) => problem_response(failure),
-    };
-    InvocationSummary::new(function, &inv, &result, response.status().as_u16(), started, cold_start).emit();
-    Ok(response)
+    async {
+        let result = run(state, function, &request, &mut inv).await;
+        let response = match &result {
+            Ok(resolution) => success_response(resolution, &state.config().hosted_flow_url),
+            Err(failure) => problem_response(failure),
+        };
+        InvocationSummary::new(function, &inv, &result, response.status().as_u16(), started, cold_start).emit();
+        Ok(response)
+    }
+    .instrument(span)
+    .await
 }
 
 async fn run(

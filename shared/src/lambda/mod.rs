@@ -1,11 +1,13 @@
 //! API Gateway in and out: event parsing, request rules, answers, problems, and the handler both functions share.
 
+#[cfg(any(test, feature = "testing"))]
+pub mod api_event;
 pub mod event;
 pub mod handler;
 pub mod problem;
 pub mod request;
 pub mod response;
-pub mod summary;
+pub(crate) mod summary;
 
 use crate::app::service::Function;
 use crate::app::state::AppState;

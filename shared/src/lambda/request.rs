@@ -187,19 +187,16 @@ impl<'de> serde::Deserialize<'de> for UniqueMembers {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lambda::api_event::ApiEvent;
     use serde_json::json;
 
     fn request(body: &str) -> Request {
-        let event = json!({
-            "version": "2.0", "routeKey": "POST /inquiries/{inquiry_id}/one-time-link",
-            "rawPath": "/inquiries/inq_1/one-time-link", "rawQueryString": "",
-            "headers": {"content-type": "application/json"},
-            "requestContext": {"accountId": "1", "apiId": "a", "domainName": "d", "domainPrefix": "d",
-                "http": {"method": "POST", "path": "/inquiries/inq_1/one-time-link", "protocol": "HTTP/1.1", "sourceIp": "203.0.113.1", "userAgent": "t"},
-                "requestId": "r", "routeKey": "POST /inquiries/{inquiry_id}/one-time-link", "stage": "$default", "time": "t", "timeEpoch": 0,
-                "authorizer": {"jwt": {"claims": {"sub": "user-1"}, "scopes": null}}},
-            "pathParameters": {"inquiry_id": "inq_1"}, "body": body, "isBase64Encoded": false
-        });
+        let event = ApiEvent::http_api("POST", "/inquiries/{inquiry_id}/one-time-link", "/inquiries/inq_1/one-time-link")
+            .inquiry_id("inq_1")
+            .header("content-type", "application/json")
+            .claims(json!({"sub": "user-1"}))
+            .body(body)
+            .build();
         crate::lambda::event::parse_event(event).unwrap().into()
     }
 

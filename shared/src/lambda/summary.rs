@@ -75,7 +75,6 @@ impl<'a> InvocationSummary<'a> {
                 tracing::event!(
                     $level,
                     function = self.function.function_name(),
-                    lambda_request_id = %self.inv.lambda_request_id,
                     status = self.status,
                     outcome = if failure.is_some() { "error" } else { self.outcome() },
                     error_code = failure.map(|_| self.outcome()),

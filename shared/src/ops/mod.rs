@@ -1,6 +1,6 @@
 //! Operating the functions: configuration, the API key, logs and metrics.
 
 pub mod config;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod secrets;
 pub mod telemetry;

@@ -4,6 +4,8 @@
 //! Only our own crates log at the level asked for; every other crate logs at `info` at most, whatever
 //! `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG` says (docs/design.md, "Security model"): at TRACE, lambda_runtime logs
 //! each raw event (the caller's JWT included) and hyper/h2/rustls log headers.
+//!
+//! A line written during an invocation carries its span (`"span": {"lambda_request_id": …, "function": …}`).
 
 use tracing_subscriber::filter::{Directive, LevelFilter};
 use tracing_subscriber::EnvFilter;
@@ -96,7 +98,7 @@ where
     tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
-        .with_current_span(false)
+        .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
         .with_env_filter(filter)

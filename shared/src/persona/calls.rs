@@ -79,7 +79,8 @@ impl std::fmt::Debug for CallBudget {
 
 #[derive(Debug)]
 pub struct Invocation {
-    pub lambda_request_id: String,
+    /// Only in the idempotency keys of per-invocation calls: log lines get it from the invocation's span.
+    lambda_request_id: String,
     deadline: Instant,
     /// The calls this branch made (a branch's are appended to its parent's by [`Invocation::join`]).
     pub calls: Vec<UpstreamCall>,
@@ -134,12 +135,6 @@ impl Invocation {
     pub async fn reserve_up_to(&self, total: u32) -> Result<(), u64> {
         let reserved = self.budget.reserved.load(Ordering::Relaxed);
         self.reserve_calls(total.saturating_sub(reserved)).await
-    }
-
-    /// The idempotency keys of a per-invocation call (resume, link, expire): fresh for every invocation, built
-    /// here only (docs/design.md, "Idempotency keys").
-    pub fn keys_for(&self, operation: Operation, inquiry_id: &InquiryId) -> KeySequence {
-        KeySequence::per_invocation(operation, inquiry_id, &self.lambda_request_id)
     }
 
     /// Reserves `calls` more at once (a step whose calls are known, e.g. a replacement's list and create) so they
@@ -197,6 +192,16 @@ impl Invocation {
     pub fn with_lambda_deadline(lambda_request_id: String, lambda_deadline: Option<SystemTime>) -> Self {
         let now = Instant::now();
         Self::new(lambda_request_id, now + budget(lambda_deadline, SystemTime::now()))
+    }
+
+    /// Who this invocation is to the create ledger: Lambda's request id, unique per invocation.
+    pub fn holder_id(&self) -> &str {
+        &self.lambda_request_id
+    }
+
+    /// The keys of a call made afresh by each invocation (resume, link, expire): the one place they are built.
+    pub fn keys_for(&self, operation: Operation, inquiry_id: &InquiryId) -> KeySequence {
+        KeySequence::per_invocation(operation, inquiry_id, &self.lambda_request_id)
     }
 
     pub fn remaining(&self) -> Duration {

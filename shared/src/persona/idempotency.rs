@@ -54,12 +54,12 @@ impl KeySequence {
         Self::starting_at(format!("create:{inquiry_template_id}:{}:{}", owner.fingerprint(), body.fingerprint()))
     }
 
-    /// Resume and link generation: fresh per invocation (a link is single-use; never replay an old one).
+    /// Resume, link generation and expiry: fresh per invocation (a link is single-use; never replay an old one, nor
+    /// report an expiry another invocation did). Built through [`crate::persona::calls::Invocation::keys_for`].
     pub fn per_invocation(operation: Operation, inquiry_id: &InquiryId, lambda_request_id: &str) -> Self {
         let request: String = byte_serialize(lambda_request_id.as_bytes()).collect();
         Self::starting_at(format!("{operation}:{inquiry_id}:{request}"))
     }
-
 
     /// The key to send now.
     pub fn current(&self) -> String {
@@ -123,9 +123,8 @@ mod tests {
             "resume:inq_1:8f0e-1"
         );
         assert_eq!(
-            KeySequence::per_invocation(Operation::Expire, &id("inq_1"), "8f0e-1").current(),
-            "expire:inq_1:8f0e-1",
-            "expire is keyed per invocation: an old replay can't report an expiry that did not happen now"
+            KeySequence::per_invocation(Operation::Expire, &id("inq_1"), "8f0e/1").current(),
+            "expire:inq_1:8f0e%2F1"
         );
     }
 

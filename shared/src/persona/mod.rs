@@ -5,7 +5,7 @@ pub mod calls;
 pub mod client;
 pub mod error;
 pub mod error_document;
-pub mod facts;
+mod facts;
 pub mod idempotency;
 pub mod list_filter;
 pub mod model;

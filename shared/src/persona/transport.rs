@@ -26,7 +26,7 @@ const USER_AGENT: &str = concat!("persona-resume/", env!("CARGO_PKG_VERSION"));
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// A raw answer before parsing.
-pub struct Answer {
+pub(crate) struct Answer {
     body: Bytes,
     request_id: Option<String>,
 }
@@ -89,14 +89,14 @@ impl Transport {
     }
 
     /// The base URL with `segments` appended, each percent-encoded as one path segment.
-    pub fn url(&self, segments: &[&str]) -> Url {
+    pub(crate) fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.base_url.clone();
         url.path_segments_mut().expect("validated http(s) base URL").pop_if_empty().extend(segments);
         url
     }
 
     /// Sends one logical call, retrying within the invocation's deadline as [`crate::persona::retry`] decides.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         inv: &mut Invocation,
         operation: Operation,
@@ -189,7 +189,8 @@ impl Transport {
         performed
     }
 
-    /// One line per attempt; warnings for the ones that will be retried or fail, with the Lambda request id.
+    /// One line per attempt; warnings for the ones that will be retried or fail (the invocation's span carries the
+    /// Lambda request id).
     fn log_attempt(
         &self,
         inv: &Invocation,
@@ -199,13 +200,11 @@ impl Transport {
         attempt: &Attempt,
     ) {
         let operation = operation.as_str();
-        let lambda_request_id = inv.lambda_request_id.as_str();
         let attempt_number = inv.calls_made();
         let elapsed_ms = duration.as_millis() as u64;
         let persona_request_id = inv.calls.last().and_then(|call| call.request_id.as_deref());
         match attempt {
             Attempt::Lost(error) => tracing::warn!(
-                lambda_request_id,
                 operation,
                 attempt_number,
                 elapsed_ms,
@@ -213,7 +212,6 @@ impl Transport {
                 "persona call got no answer"
             ),
             Attempt::ServerError { status, .. } => tracing::warn!(
-                lambda_request_id,
                 operation,
                 attempt_number,
                 status,
@@ -221,7 +219,6 @@ impl Transport {
                 "persona server error"
             ),
             Attempt::RateLimited { reset, .. } => tracing::warn!(
-                lambda_request_id,
                 operation,
                 attempt_number,
                 reset_s = reset.map(|r| r.as_secs()),
@@ -229,7 +226,6 @@ impl Transport {
                 "persona rate limited"
             ),
             Attempt::Unauthorized { .. } | Attempt::Final(Final::Forbidden { reason: Forbidden::Key, .. }) => tracing::warn!(
-                lambda_request_id,
                 operation,
                 status,
                 persona_request_id,
@@ -238,13 +234,11 @@ impl Transport {
                 self.keys.describe()
             ),
             Attempt::Final(Final::Forbidden { reason: Forbidden::Quota, .. }) => tracing::warn!(
-                lambda_request_id,
                 operation,
                 persona_request_id,
                 "Persona refused the call: a quota of the Persona account is used up; ask Persona support to raise it"
             ),
             Attempt::Final(Final::Oversized { status, .. }) => tracing::warn!(
-                lambda_request_id,
                 operation,
                 status,
                 persona_request_id,
@@ -252,7 +246,6 @@ impl Transport {
                 "persona answer too large"
             ),
             Attempt::Success | Attempt::Final(Final::Rejected { .. }) | Attempt::KeyReread { .. } => tracing::debug!(
-                lambda_request_id,
                 operation,
                 attempt_number,
                 status,
@@ -267,22 +260,20 @@ impl Transport {
     /// a retry can still follow); true when another key is now current.
     async fn reread_key(&self, inv: &Invocation, operation: Operation, rejected: &ApiKey) -> bool {
         let operation = operation.as_str();
-        let lambda_request_id = inv.lambda_request_id.as_str();
         let within = inv.remaining().saturating_sub(self.retry.min_attempt_time);
         match tokio::time::timeout(within, self.keys.reread_after_rejection(rejected)).await {
             Ok(Ok(changed)) => {
                 if changed {
-                    tracing::warn!(lambda_request_id, operation, "retrying with the rotated Persona API key");
+                    tracing::warn!(operation, "retrying with the rotated Persona API key");
                 }
                 changed
             }
             Ok(Err(error)) => {
-                tracing::warn!(lambda_request_id, operation, error = %error, "could not re-read the Persona API key");
+                tracing::warn!(operation, error = %error, "could not re-read the Persona API key");
                 false
             }
             Err(_elapsed) => {
                 tracing::warn!(
-                    lambda_request_id,
                     operation,
                     within_ms = within.as_millis() as u64,
                     "re-reading the Persona API key took longer than the invocation has left"
@@ -387,7 +378,7 @@ fn describe_transport_error(error: &reqwest::Error) -> String {
 
 /// Parses a 2xx body. The error names the position and kind only: serde's messages can quote values, and those
 /// values may be tokens or links.
-pub fn parse<T: DeserializeOwned>(operation: Operation, answer: Answer) -> Result<T, UpstreamError> {
+pub(crate) fn parse<T: DeserializeOwned>(operation: Operation, answer: Answer) -> Result<T, UpstreamError> {
     serde_json::from_slice(&answer.body).map_err(|error| {
         let detail = match error.classify() {
             serde_json::error::Category::Data => {

@@ -2,7 +2,8 @@
 //! verified JWT claims in `requestContext.authorizer.jwt`.
 
 use base64::Engine as _;
-use serde_json::{json, Map, Value};
+use persona_resume::lambda::api_event::ApiEvent;
+use serde_json::{Map, Value};
 
 use super::routes::RouteMatch;
 
@@ -27,94 +28,41 @@ pub fn http_api_event(
     claims: Map<String, Value>,
     scopes: Option<Vec<String>>,
 ) -> Value {
-    let mut headers: Map<String, Value> = Map::new();
-    let mut cookies: Vec<String> = Vec::new();
+    let template = route.route_key.split_once(' ').map_or(route.route_key, |(_, template)| template);
+    let mut event = ApiEvent::http_api(request.method, template, request.raw_path)
+        .query(request.raw_query)
+        .source_ip(&request.source_ip)
+        .request_id(&request.request_id)
+        .time_epoch_ms(request.time_epoch_ms)
+        .claims(Value::Object(claims));
+    if let Some(scopes) = scopes {
+        event = event.scopes(scopes);
+    }
     for (name, value) in &request.headers {
-        let name = name.to_ascii_lowercase();
-        if name == "cookie" {
-            cookies.extend(value.split(';').map(str::trim).filter(|c| !c.is_empty()).map(str::to_owned));
-            continue;
-        }
-        match headers.get_mut(&name) {
-            Some(Value::String(existing)) => {
-                existing.push(',');
-                existing.push_str(value);
+        if name.eq_ignore_ascii_case("cookie") {
+            for cookie in value.split(';').map(str::trim).filter(|c| !c.is_empty()) {
+                event = event.cookie(cookie);
             }
-            _ => {
-                headers.insert(name, Value::String(value.clone()));
-            }
+        } else {
+            event = event.header(name, value);
         }
     }
-    let host = headers.get("host").and_then(Value::as_str).unwrap_or("127.0.0.1").to_owned();
-    let user_agent = headers.get("user-agent").and_then(Value::as_str).unwrap_or("").to_owned();
-    let (body, is_base64) = match (request.body.is_empty(), std::str::from_utf8(request.body)) {
-        (true, _) => (Value::Null, false),
-        (false, Ok(text)) => (Value::String(text.to_owned()), false),
-        (false, Err(_)) => (Value::String(base64::engine::general_purpose::STANDARD.encode(request.body)), true),
-    };
-    let query: Map<String, Value> = {
-        let mut map: Map<String, Value> = Map::new();
-        for (k, v) in url::form_urlencoded::parse(request.raw_query.as_bytes()) {
-            match map.get_mut(k.as_ref()) {
-                Some(Value::String(existing)) => {
-                    existing.push(',');
-                    existing.push_str(&v);
-                }
-                _ => {
-                    map.insert(k.into_owned(), Value::String(v.into_owned()));
-                }
-            }
-        }
-        map
-    };
-    let mut event = json!({
-        "version": "2.0",
-        "routeKey": route.route_key,
-        "rawPath": request.raw_path,
-        "rawQueryString": request.raw_query,
-        "headers": headers,
-        "requestContext": {
-            "accountId": "000000000000",
-            "apiId": "local",
-            "authorizer": {"jwt": {"claims": claims, "scopes": scopes}},
-            "domainName": host,
-            "domainPrefix": host.split('.').next().unwrap_or("local"),
-            "http": {
-                "method": request.method,
-                "path": request.raw_path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": request.source_ip,
-                "userAgent": user_agent,
-            },
-            "requestId": request.request_id,
-            "routeKey": route.route_key,
-            "stage": "$default",
-            "time": "",
-            "timeEpoch": request.time_epoch_ms,
-        },
-        "isBase64Encoded": is_base64,
-    });
-    if let Value::Object(map) = &mut event {
-        if !cookies.is_empty() {
-            map.insert("cookies".into(), json!(cookies));
-        }
-        if !query.is_empty() {
-            map.insert("queryStringParameters".into(), Value::Object(query));
-        }
-        if let Some(id) = &route.inquiry_id {
-            map.insert("pathParameters".into(), json!({"inquiry_id": id}));
-        }
-        if !body.is_null() {
-            map.insert("body".into(), body);
-        }
+    if let Some(id) = &route.inquiry_id {
+        event = event.inquiry_id(id);
     }
-    event
+    event = match std::str::from_utf8(request.body) {
+        _ if request.body.is_empty() => event,
+        Ok(text) => event.body(text),
+        Err(_) => event.base64_body(&base64::engine::general_purpose::STANDARD.encode(request.body)),
+    };
+    event.build()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::dev_gateway::routes::{route, Routing};
+    use serde_json::json;
 
     #[test]
     fn event_carries_route_claims_and_body() {

@@ -3,12 +3,10 @@
 //! `events/expected.json`. The same run captures the JSON logs and proves no credential reaches them.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use integration_tests::fake_persona::{FakeConfig, FakePersona};
-use integration_tests::rig::{handle_in_process, in_process_state, json_log_subscriber, Function};
+use integration_tests::rig::{handle_in_process, in_process_state, json_log_subscriber, CapturedLogs, Function};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -24,26 +22,6 @@ struct Expected {
 
 fn events_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
-}
-
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
-    type Writer = CapturedLogs;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
 }
 
 /// The functions' configuration for the events: the fake's demo seed, its `/me` template.
@@ -115,12 +93,9 @@ async fn every_event_file_produces_its_documented_status_and_no_credential_is_lo
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
     fake.assert_no_violations();
 
-    let output = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    let invocation_lines: Vec<serde_json::Value> = output
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("every log line is one JSON object"))
-        .filter(|line: &serde_json::Value| line["message"] == "invocation")
-        .collect();
+    let output = logs.text();
+    let invocation_lines: Vec<serde_json::Value> =
+        logs.json_lines().into_iter().filter(|line| line["message"] == "invocation").collect();
     assert_eq!(invocation_lines.len(), manifest.events.len(), "one invocation line per event");
     for line in &invocation_lines {
         for field in ["function", "status", "outcome", "upstream_calls", "upstream_ms", "persona_request_ids"] {
@@ -133,4 +108,41 @@ async fn every_event_file_produces_its_documented_status_and_no_credential_is_lo
         // Tokens also appear URL-encoded inside hosted flow URLs: check the raw value.
         assert!(!output.contains(credential.as_str()), "a credential reached the logs: {credential}");
     }
+}
+
+/// A line written in the middle of an invocation (here the template check's warning) carries the invocation's
+/// request id and function from its span, without any log event naming them; a line after it carries none.
+#[tokio::test]
+async fn a_line_written_mid_invocation_carries_the_request_id_of_its_invocation() {
+    let fake = FakePersona::start(FakeConfig { seed_demo: true, ..FakeConfig::default() });
+    let mut env = env_for(&fake);
+    env.push(("AUTH_MODE".into(), "iam".into()));
+    let state = in_process_state(&env).unwrap();
+    let logs = CapturedLogs::default();
+    let _guard = tracing::subscriber::set_default(json_log_subscriber(logs.clone()));
+
+    // The legacy demo inquiry has no template version: the check is unavailable, which is logged as a warning.
+    for request_id in ["span-test-1", "span-test-2"] {
+        let event =
+            integration_tests::rig::http_api_event(Function::ResumeSession, Some("inq_DemoLegacy0001"), None, None);
+        let request = persona_resume::lambda::event::parse_event(event).unwrap().into();
+        handle_in_process(&state, Function::ResumeSession, request, request_id.to_owned()).await.unwrap();
+    }
+    tracing::warn!("after the invocations");
+
+    let lines = logs.json_lines();
+    let warnings: Vec<&serde_json::Value> =
+        lines.iter().filter(|line| line["message"] == "template version check unavailable").collect();
+    assert_eq!(warnings.len(), 2, "{lines:#?}");
+    for (warning, request_id) in warnings.iter().zip(["span-test-1", "span-test-2"]) {
+        assert_eq!(warning["level"], "WARN", "{warning}");
+        assert_eq!(warning["span"]["lambda_request_id"], request_id, "{warning}");
+        assert_eq!(warning["span"]["function"], "resume-session", "{warning}");
+        assert!(warning.get("lambda_request_id").is_none(), "written by hand: {warning}");
+    }
+    let summaries: Vec<&serde_json::Value> = lines.iter().filter(|line| line["message"] == "invocation").collect();
+    assert_eq!(summaries.len(), 2);
+    assert_eq!(summaries[1]["span"]["lambda_request_id"], "span-test-2");
+    let after = lines.iter().find(|line| line["message"] == "after the invocations").unwrap();
+    assert!(after.get("span").is_none(), "the span ends with its invocation: {after}");
 }
