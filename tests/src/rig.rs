@@ -209,6 +209,8 @@ impl Processes {
         }
         let secret_arn =
             moto.create_secret("persona-resume/e2e", &json!({"api_key": DEFAULT_API_KEY}).to_string()).await?;
+        // The guard on moto's DynamoDB, its table made from template.yaml's definition, as deployed.
+        moto.create_guard_table(GUARD_TABLE_NAME).await?;
         Ok(Processes { fake, moto, secret_arn, prism, version })
     }
 }
@@ -294,6 +296,7 @@ impl Rig {
         vars.push(("PERSONA_API_KEY_SECRET_ID".into(), processes.secret_arn.clone()));
         vars.push(("PERSONA_API_BASE_URL".into(), self.persona_base_url()));
         vars.push(("PERSONA_VERSION".into(), processes.version.as_str().to_owned()));
+        vars.push(("GUARD_TABLE".into(), GUARD_TABLE_NAME.to_owned()));
         vars
     }
 
@@ -400,6 +403,9 @@ fn reads_account_fields_beyond_reference_id(path: &str, query: &str) -> bool {
 }
 
 /// The library's state for an in-process deployment, from its environment variables (later values win) and the
+/// The guard's table in the process rig's moto.
+pub const GUARD_TABLE_NAME: &str = "persona-resume-guard";
+
 /// The guard's budgets, off: what every deployment of the rig starts from.
 pub const BUDGETS_OFF: [(&str, &str); 3] =
     [("PERSONA_CALLS_PER_MINUTE", "0"), ("REQUESTS_PER_OWNER_PER_MINUTE", "0"), ("SESSIONS_PER_INQUIRY_PER_DAY", "0")];
