@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::app::error::Throttle;
 use crate::domain::ids::InquiryId;
+use crate::domain::owner::Owner;
 use crate::guard::budget::{Admission, Budget, Refused};
 use crate::guard::ledger::{Entry, LedgerKey, LedgerWrite};
 use crate::guard::{Denied, Guard, GuardError, UnixMillis, Written};
@@ -54,11 +55,16 @@ impl GuardSession {
     }
 
     /// A hand-out on an inquiry found by a lookup (or created: its own session counts on it).
-    pub async fn count_session(&self, inquiry: &InquiryId, inv: &Invocation) -> Result<(), Throttle> {
+    pub async fn count_session(
+        &self,
+        inquiry: &InquiryId,
+        caller: Option<&Owner>,
+        inv: &Invocation,
+    ) -> Result<(), Throttle> {
         if !self.is_up() {
             return Ok(());
         }
-        self.count(self.guard.count_session(inquiry, UnixMillis::now()).await, inv)
+        self.count(self.guard.count_session(inquiry, caller, UnixMillis::now()).await, inv)
     }
 
     fn count(&self, result: Result<(), Denied>, inv: &Invocation) -> Result<(), Throttle> {

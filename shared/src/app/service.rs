@@ -631,7 +631,11 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
         let inquiry_id = &inquiry.id;
         let status = &inquiry.status;
         if !counted {
-            let session = self.guard.count_session(inquiry_id, self.inv).await;
+            let caller = match self.caller {
+                Caller::User(owner) => Some(owner),
+                Caller::Trusted => None,
+            };
+            let session = self.guard.count_session(inquiry_id, caller, self.inv).await;
             if session_token_from_create.is_none() {
                 session.about(inquiry_id)?;
             }

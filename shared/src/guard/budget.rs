@@ -143,9 +143,15 @@ pub fn owner_key(owner: &Owner, minute: Window) -> String {
     format!("budget#owner#{}#{}", owner.fingerprint(), minute.index)
 }
 
-/// `budget#sessions#{inquiry}#{day}`.
-pub fn sessions_key(inquiry: &InquiryId, day: Window) -> String {
-    format!("budget#sessions#{inquiry}#{}", day.index)
+/// `budget#sessions#{inquiry}#{caller fingerprint}#{day}`, or `budget#sessions#{inquiry}#{day}` for a trusted
+/// backend. Counted per caller: only an inquiry's owner is ever handed a session on it, and the count is taken at
+/// admission, before ownership is known — so a stranger who learned the id (and gets a 404) spends a counter of
+/// their own, never the owner's day.
+pub fn sessions_key(inquiry: &InquiryId, caller: Option<&Owner>, day: Window) -> String {
+    match caller {
+        Some(owner) => format!("budget#sessions#{inquiry}#{}#{}", owner.fingerprint(), day.index),
+        None => format!("budget#sessions#{inquiry}#{}", day.index),
+    }
 }
 
 /// The counters an admission adds to, in a fixed order (owner, sessions, share: the caller's own limits are
@@ -156,7 +162,7 @@ pub fn admission_counters(limits: &Limits, admission: &Admission<'_>, now: UnixM
         counters.extend(owner_counter(limits, owner, now));
     }
     if let Some(inquiry) = admission.inquiry {
-        counters.extend(session_counter(limits, inquiry, now));
+        counters.extend(session_counter(limits, inquiry, admission.owner, now));
     }
     counters.extend(calls_counter(limits, admission.persona_calls, now));
     counters
@@ -170,12 +176,17 @@ pub fn calls_counter(limits: &Limits, calls: u32, now: UnixMillis) -> Option<Cou
     })
 }
 
-/// One hand-out on `inquiry` today; `None` when off.
-pub fn session_counter(limits: &Limits, inquiry: &InquiryId, now: UnixMillis) -> Option<Counter> {
+/// One hand-out on `inquiry` today for `caller` (`None`: a trusted backend); `None` when off.
+pub fn session_counter(
+    limits: &Limits,
+    inquiry: &InquiryId,
+    caller: Option<&Owner>,
+    now: UnixMillis,
+) -> Option<Counter> {
     let day = Window::day(now);
     (limits.sessions_per_inquiry_per_day > 0).then(|| {
         let budget = Budget::InquirySessions { inquiry: inquiry.clone() };
-        Counter::new(budget, sessions_key(inquiry, day), 1, limits.sessions_per_inquiry_per_day, day)
+        Counter::new(budget, sessions_key(inquiry, caller, day), 1, limits.sessions_per_inquiry_per_day, day)
     })
 }
 
@@ -230,7 +241,10 @@ mod tests {
         assert_eq!(share_key(minute), "budget#share#29935351");
         assert_eq!(owner_key(&owner, minute), format!("budget#owner#{}#29935351", owner.fingerprint()));
         assert!(!owner_key(&owner, minute).contains("alice"));
-        assert_eq!(sessions_key(&inquiry(), day), "budget#sessions#inq_A1#20788");
+        assert_eq!(sessions_key(&inquiry(), None, day), "budget#sessions#inq_A1#20788");
+        let per_caller = sessions_key(&inquiry(), Some(&owner), day);
+        assert_eq!(per_caller, format!("budget#sessions#inq_A1#{}#20788", owner.fingerprint()));
+        assert!(!per_caller.contains("alice"));
     }
 
     #[test]
@@ -282,7 +296,7 @@ mod tests {
         let inquiry = inquiry();
         let limits = Limits { persona_calls_per_minute: 1, requests_per_owner_per_minute: 1, sessions_per_inquiry_per_day: 1 };
         let calls = calls_counter(&limits, 1, NOW).unwrap();
-        let sessions = session_counter(&limits, &inquiry, NOW).unwrap();
+        let sessions = session_counter(&limits, &inquiry, None, NOW).unwrap();
         assert_eq!(calls.refusal(NOW), Refused { budget: Budget::PersonaCalls, retry_after_seconds: 45 });
         assert_eq!(
             sessions.refusal(NOW),

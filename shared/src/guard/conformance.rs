@@ -66,14 +66,14 @@ pub async fn session_limit_counts_hand_outs_per_day<S: GuardStore>(store: &S) {
     let (presented, other) = (inquiry("inq_ConfSessions1"), inquiry("inq_ConfSessions2"));
     let request = Admission { owner: None, inquiry: Some(&presented), persona_calls: 2 };
     guard.admit(&request, now).await.expect("first hand-out");
-    guard.count_session(&presented, now).await.expect("second hand-out (found by a lookup)");
+    guard.count_session(&presented, None, now).await.expect("second hand-out (found by a lookup)");
     let refused = guard.admit(&request, now).await.expect_err("third hand-out today");
     let refused = refused.refused().expect("a refusal");
     assert_eq!(refused.budget, Budget::InquirySessions { inquiry: presented.clone() });
     assert_eq!(refused.retry_after_seconds, 48_525, "seconds to the end of the UTC day");
-    let refused = guard.count_session(&presented, now).await.expect_err("still refused").refused().cloned();
+    let refused = guard.count_session(&presented, None, now).await.expect_err("still refused").refused().cloned();
     assert_eq!(refused.map(|r| r.budget), Some(Budget::InquirySessions { inquiry: presented.clone() }));
-    guard.count_session(&other, now).await.expect("another inquiry has its own budget");
+    guard.count_session(&other, None, now).await.expect("another inquiry has its own budget");
     guard.admit(&request, day(3)).await.expect("the next day has room");
 }
 
@@ -118,12 +118,12 @@ pub async fn limits_at_zero_touch_nothing<S: GuardStore>(store: &S) {
     for _ in 0..50 {
         let request = Admission { owner: Some(&owner), inquiry: Some(&presented), persona_calls: 8 };
         guard.admit(&request, now).await.expect("off");
-        guard.count_session(&presented, now).await.expect("off");
+        guard.count_session(&presented, None, now).await.expect("off");
         guard.reserve_calls(1, now).await.expect("off");
     }
     assert_eq!(store.add(&[], now).await.expect("answers"), Counted::All);
     // What was left off was not written either: turned on now, a budget of 1 still has its one.
-    let one = session_counter(&Limits { sessions_per_inquiry_per_day: 1, ..Limits::OFF }, &presented, now).unwrap();
+    let one = session_counter(&Limits { sessions_per_inquiry_per_day: 1, ..Limits::OFF }, &presented, Some(&owner), now).unwrap();
     assert_eq!(store.add(std::slice::from_ref(&one), now).await.expect("answers"), Counted::All);
     assert_eq!(store.add(&[one], now).await.expect("answers"), Counted::Full(0));
 }

@@ -40,6 +40,7 @@ pub mod time;
 use std::time::Duration;
 
 use crate::domain::ids::InquiryId;
+use crate::domain::owner::Owner;
 
 pub use budget::{Admission, Budget, Limits, Refused};
 pub use dynamo::DynamoStore;
@@ -107,9 +108,14 @@ impl<S: GuardStore> Guard<S> {
         self.count(budget::calls_counter(&self.limits, calls, now).into_iter().collect(), now).await
     }
 
-    /// A hand-out on an inquiry found by a lookup (`/me`, a successor).
-    pub async fn count_session(&self, inquiry: &InquiryId, now: UnixMillis) -> Result<(), Denied> {
-        self.count(budget::session_counter(&self.limits, inquiry, now).into_iter().collect(), now).await
+    /// A hand-out on an inquiry found by a lookup (`/me`, a successor), for `caller` (`None`: a trusted backend).
+    pub async fn count_session(
+        &self,
+        inquiry: &InquiryId,
+        caller: Option<&Owner>,
+        now: UnixMillis,
+    ) -> Result<(), Denied> {
+        self.count(budget::session_counter(&self.limits, inquiry, caller, now).into_iter().collect(), now).await
     }
 
     async fn count(&self, counters: Vec<budget::Counter>, now: UnixMillis) -> Result<(), Denied> {
@@ -295,7 +301,7 @@ mod tests {
         for denied in [
             guard.admit(&request, NOW).await,
             guard.reserve_calls(1, NOW).await,
-            guard.count_session(&inquiry, NOW).await,
+            guard.count_session(&inquiry, None, NOW).await,
         ] {
             assert!(matches!(denied, Err(Denied::Unavailable(GuardError::Timeout { .. }))), "{denied:?}");
         }

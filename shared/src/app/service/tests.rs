@@ -600,3 +600,28 @@ fn with_a_trusted_tag_a_planted_inquiry_never_decides() {
     });
 }
 
+
+#[test]
+fn a_stranger_who_knows_the_id_cannot_spend_the_owners_sessions() {
+    run(async {
+        let persona = MemoryPersona::new(vec![stored("inq_a", "pending", Some("alice"), None, LATEST)], vec![]);
+        let limits = Limits { sessions_per_inquiry_per_day: 2, ..Limits::OFF };
+        let guard = guard(limits);
+        let config = config();
+        for _ in 0..5 {
+            let refused = resolve_with(&persona, &guard, &config, inquiry("inq_a"), user("mallory"), Action::Session)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(refused.error, Error::Refused(Refusal::NotFound) | Error::Throttled(Throttle::InquirySessions { .. })),
+                "{refused:?}"
+            );
+        }
+        for _ in 0..2 {
+            resolve_with(&persona, &guard, &config, inquiry("inq_a"), user("alice"), Action::Session).await.unwrap();
+        }
+        let third =
+            resolve_with(&persona, &guard, &config, inquiry("inq_a"), user("alice"), Action::Session).await.unwrap_err();
+        assert!(matches!(third.error, Error::Throttled(Throttle::InquirySessions { .. })), "{third:?}");
+    });
+}
