@@ -17,6 +17,7 @@ use libfuzzer_sys::fuzz_target;
 use persona_resume::app::service::{Access, Outcome, Resolution};
 use persona_resume::domain::ids::{AccountId, InquiryId};
 use persona_resume::domain::inquiry::InquiryFacts;
+use persona_resume::domain::lookup::{self, Counting, Listed, Newest, Successor};
 use persona_resume::domain::policy::{self, KnownAccounts, TemplateCheck, TemplateFacts, UnavailablePolicy};
 use persona_resume::lambda::response::success_response;
 use persona_resume::persona::model::{
@@ -127,7 +128,7 @@ fn assert_all_read(endpoint: &str, unreadable_items: usize, document: Option<&Va
 
 fn decide_all(inquiry: &Inquiry, latest: Option<&str>) {
     let facts = InquiryFacts::from(inquiry);
-    let template = TemplateFacts { latest_published_version: latest.map(str::to_owned) };
+    let template = TemplateFacts { latest_published_version: latest.map(str::to_owned), created_recently: Vec::new() };
     let check = policy::check_template(&facts, &template);
     if check == TemplateCheck::Current {
         assert_eq!(facts.pinned_version_id.as_deref(), latest);
@@ -138,7 +139,6 @@ fn decide_all(inquiry: &Inquiry, latest: Option<&str>) {
         }
     }
     let _ = inquiry.is_legacy();
-    let _ = policy::listed_owner(&facts, &KnownAccounts::default());
     if let Some(reference) = inquiry.reference_id() {
         assert_eq!(policy::owner_of(Some(reference), Some("other")), Some(reference), "the own reference id wins");
     }
@@ -180,16 +180,21 @@ fuzz_target!(|data: &[u8]| {
             decide_all(inquiry, None);
         }
         let facts: Vec<InquiryFacts> = list.data.iter().map(InquiryFacts::from).collect();
+        let nobody = KnownAccounts::default();
         for inquiry in &facts {
-            if let (Some(template), Some(version)) = (&inquiry.template_id, &inquiry.pinned_version_id) {
-                match policy::choose_successor(&facts, &inquiry.id, template, version) {
-                    policy::Successor::Reuse(successor) => {
-                        assert!(successor.status.is_resumable() && !successor.redacted);
-                        assert_ne!(successor.id, inquiry.id);
-                    }
-                    policy::Successor::Refuse { inquiry: successor, .. } => assert_ne!(successor.id, inquiry.id),
-                    policy::Successor::Create => {}
+            let Some(owner) = inquiry.reference_id.as_deref() else { continue };
+            let counting = Counting { owner, accounts: &nobody, trusted_tag: None };
+            let listed = Listed { items: &facts, complete: true };
+            if let Newest::Found(newest) = lookup::newest(&[listed], &counting) {
+                assert!(counting.counts(newest), "the newest is the owner's");
+            }
+            match lookup::successor(&listed, &counting, inquiry) {
+                Successor::Found(successor) => {
+                    assert!(successor.status.is_resumable() && !successor.redacted);
+                    assert_ne!(successor.id, inquiry.id);
                 }
+                Successor::Refuse { inquiry: successor, .. } => assert_ne!(successor.id, inquiry.id),
+                Successor::None | Successor::Incomplete => {}
             }
         }
     }
