@@ -9,4 +9,5 @@ pub mod service;
 pub(crate) mod state;
 
 /// The guard's budgets as configured: the rig builds its in-process guard with them.
+#[cfg(feature = "testing")]
 pub use state::limits;

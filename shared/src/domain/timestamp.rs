@@ -9,10 +9,12 @@ use std::fmt;
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    #[cfg(any(test, feature = "testing"))]
     pub fn from_millis(millis: i64) -> Self {
         Self(millis)
     }
 
+    #[cfg(any(test, feature = "testing"))]
     pub fn as_millis(self) -> i64 {
         self.0
     }

@@ -56,6 +56,7 @@ impl Window {
     }
 
     /// Whole seconds until the next window, at least 1 (a `Retry-After` of 0 invites an instant retry).
+    #[cfg(test)]
     pub fn retry_after_seconds(&self, now: UnixMillis) -> u64 {
         seconds_until(self.end_seconds(), now)
     }

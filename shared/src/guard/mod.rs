@@ -42,7 +42,9 @@ use std::time::Duration;
 use crate::domain::ids::InquiryId;
 use crate::domain::owner::Owner;
 
-pub use budget::{Admission, Budget, Limits, Refused};
+pub use budget::{Admission, Limits, Refused};
+#[cfg(any(test, feature = "testing"))]
+pub use budget::Budget;
 pub use dynamo::DynamoStore;
 pub use ledger::{Entry, LedgerKey, LedgerWrite};
 pub use memory::MemoryStore;

@@ -37,6 +37,7 @@ impl ErrorDocument {
     }
 
     /// The pointers of the refused members, in order.
+    #[cfg(any(test, feature = "testing"))]
     pub fn pointers(&self) -> impl Iterator<Item = &str> {
         self.errors.iter().filter_map(|item| item.source.as_ref()?.pointer.as_deref())
     }

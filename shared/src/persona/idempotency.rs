@@ -40,6 +40,7 @@ impl KeySequence {
     }
 
     /// The position in the sequence (1 for the first key).
+    #[cfg(test)]
     pub fn attempt(&self) -> u32 {
         self.position
     }

@@ -7,7 +7,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::domain::ids::{AccountId, InquiryId};
 pub use crate::domain::status::InquiryStatus;
+#[cfg(any(test, feature = "testing"))]
 pub use crate::persona::error_document::{ErrorDocument, ErrorItem, ErrorSource};
+#[cfg(any(test, feature = "testing"))]
 pub use crate::persona::template_version::{
     Deployment, DeploymentEnvironment, DeploymentRule, Origin, RouteCriteria, Strategy, TemplateVersion,
     VersionReference, VersionTag,
@@ -128,11 +130,6 @@ impl Inquiry {
     pub fn tags(&self) -> &[String] {
         &self.attributes.tags
     }
-
-    /// Whether the inquiry carries exactly this tag name.
-    pub fn has_tag(&self, tag: &str) -> bool {
-        self.attributes.tags.iter().any(|t| t == tag)
-    }
 }
 
 /// An entry of `included`. Persona puts many kinds there (accounts, reports, verifications, sessions,
@@ -180,6 +177,7 @@ impl IncludedResource {
     }
 
     /// The whole object read as a typed resource, `None` when it doesn't read as one.
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn as_typed<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
         let object = serde_json::json!({
             "type": self.kind, "id": self.id, "attributes": self.attributes, "relationships": self.relationships,
@@ -213,6 +211,7 @@ impl InquiryDocument {
     }
 
     /// The inquiry template versions Persona included (API 2026-09-29 describes their deployments).
+    #[cfg(any(test, feature = "testing"))]
     pub fn template_versions(&self) -> Vec<TemplateVersion> {
         TemplateVersion::from_included(&self.included)
     }
