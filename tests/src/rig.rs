@@ -96,7 +96,8 @@ struct Processes {
 }
 
 enum Backend {
-    InProcess,
+    /// The guard's store is the rig's, shared by its deployments like a stack's table.
+    InProcess(MemoryStore),
     Binaries(Arc<Processes>),
 }
 
@@ -220,7 +221,7 @@ impl Rig {
     pub fn in_process() -> Rig {
         Rig {
             fake: Arc::new(FakePersona::start(FakeConfig::default())),
-            backend: Backend::InProcess,
+            backend: Backend::InProcess(MemoryStore::new()),
             answers: Arc::default(),
             turn: None,
         }
@@ -271,7 +272,7 @@ impl Rig {
     fn processes(&self) -> Option<&Processes> {
         match &self.backend {
             Backend::Binaries(processes) => Some(processes),
-            Backend::InProcess => None,
+            Backend::InProcess(_) => None,
         }
     }
 
@@ -317,13 +318,13 @@ impl Rig {
     /// budgets are off unless a scenario sets them: scenarios ask many times in a minute on purpose.
     pub async fn deploy(&self, env: &[(&str, &str)]) -> Result<Deployment> {
         let functions = match &self.backend {
-            Backend::InProcess => {
+            Backend::InProcess(store) => {
                 let mut vars: Vec<(String, String)> = vec![
                     ("PERSONA_API_KEY".into(), DEFAULT_API_KEY.into()),
                     ("PERSONA_API_BASE_URL".into(), self.fake.base_url()),
                 ];
                 vars.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-                Functions::InProcess(Box::new(in_process_state(&vars)?))
+                Functions::InProcess(Box::new(in_process_state_on(&vars, store.clone())?))
             }
             Backend::Binaries(_) => {
                 let mut vars = self.function_env();
@@ -402,7 +403,6 @@ fn reads_account_fields_beyond_reference_id(path: &str, query: &str) -> bool {
     (reads_accounts || includes_account) && !sparse
 }
 
-/// The library's state for an in-process deployment, from its environment variables (later values win) and the
 /// The guard's table in the process rig's moto.
 pub const GUARD_TABLE_NAME: &str = "persona-resume-guard";
 
@@ -410,8 +410,14 @@ pub const GUARD_TABLE_NAME: &str = "persona-resume-guard";
 pub const BUDGETS_OFF: [(&str, &str); 3] =
     [("PERSONA_CALLS_PER_MINUTE", "0"), ("REQUESTS_PER_OWNER_PER_MINUTE", "0"), ("SESSIONS_PER_INQUIRY_PER_DAY", "0")];
 
-/// key held in memory.
+/// The library's state for an in-process deployment, from its environment variables (later values win) and the
+/// key held in memory; the guard in memory, its own.
 pub fn in_process_state(vars: &[(String, String)]) -> Result<AppState> {
+    in_process_state_on(vars, MemoryStore::new())
+}
+
+/// [`in_process_state`] on a given guard store (clones share it).
+pub fn in_process_state_on(vars: &[(String, String)], store: MemoryStore) -> Result<AppState> {
     // The budgets off unless `vars` set them (the last value of a name wins).
     let budgets_off = BUDGETS_OFF.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
     let vars: Vec<(String, String)> = budgets_off.chain(vars.iter().cloned()).collect();
@@ -419,7 +425,7 @@ pub fn in_process_state(vars: &[(String, String)]) -> Result<AppState> {
     let key =
         vars.iter().rev().find(|(k, _)| k == "PERSONA_API_KEY").map_or(DEFAULT_API_KEY.to_owned(), |(_, v)| v.clone());
     // The guard in memory, one per deployment like one container's (the process rig runs it on moto's DynamoDB).
-    let guard = Guard::new(Store::Memory(MemoryStore::new()), limits(&config.guard));
+    let guard = Guard::new(Store::Memory(store), limits(&config.guard));
     Ok(AppState::with_keys(config, KeyStore::fixed(ApiKey::new(key)), RetryPolicy::default(), guard)?)
 }
 

@@ -3,16 +3,17 @@
 //! `ledger.rs`'s own functions, so this store is the reference the DynamoDB adapter is held to.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::budget::Counter;
 use super::ledger::{apply, Entry, LedgerWrite};
 use super::store::{versions_key, Counted, GuardError, GuardStore, Written};
 use super::time::UnixMillis;
 
-#[derive(Debug, Default)]
+/// Clones share one store, as a stack's functions share one table (the rig's in-process deployments do).
+#[derive(Debug, Default, Clone)]
 pub struct MemoryStore {
-    items: Mutex<HashMap<String, Item>>,
+    items: Arc<Mutex<HashMap<String, Item>>>,
 }
 
 #[derive(Debug)]
