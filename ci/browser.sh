@@ -2,7 +2,8 @@
 # The front-end kit in a real browser, and every sample event through the documented invoke command, against
 # `make dev` (scripts/dev.sh) started here on free ports and stopped at the end.
 # Installs what it needs, idempotently: Debian's chromium + chromium-driver (apt-get, when missing), selenium
-# (PyPI, pinned) into .venv-tools/browser, Persona's JS client (npm ci in examples/web), cargo-lambda (dev.sh).
+# (PyPI, pinned) into .venv-tools/browser, Persona's JS client (npm ci in examples/web), cargo-lambda and moto
+# (dev.sh).
 # Screenshots: <target>/browser/*.png (their paths are printed). Logs: <target>/browser/dev.log.
 set -euo pipefail
 
@@ -32,6 +33,10 @@ fi
 
 free_port() { "${venv}/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 export GATEWAY_PORT="$(free_port)" WATCH_PORT="$(free_port)" FAKE_PERSONA_PORT="$(free_port)"
+# The guard is on (moto's table, as make dev runs it), with room for the sample events: 25 of them are one user's
+# within a minute and 22 hand out sessions of one inquiry, over the default per-owner and per-inquiry budgets
+# (10 each). The budgets themselves are proven by the rig's scenarios.
+export REQUESTS_PER_OWNER_PER_MINUTE=100 SESSIONS_PER_INQUIRY_PER_DAY=100
 log="${target}/browser/dev.log"
 echo "browser: starting make dev (gateway ${GATEWAY_PORT}, watch ${WATCH_PORT}, fake Persona ${FAKE_PERSONA_PORT}); log: ${log}"
 setsid ./scripts/dev.sh >"${log}" 2>&1 &

@@ -5,7 +5,12 @@
 #                                          front-end kit at /web/
 #   http://127.0.0.1:${WATCH_PORT:-9002}    cargo lambda watch: both functions, rebuilt when the code changes
 #   http://127.0.0.1:${FAKE_PERSONA_PORT:-9000}  fake Persona with demo data (alice, bob) and a hosted-flow stand-in
-# Installs cargo-lambda (PyPI, pinned) when it is missing (ci/setup-cargo-lambda.sh). Ctrl-C stops all.
+#   moto's DynamoDB on a free port (started by the gateway): the guard's table, created from template.yaml's
+#                                          own definition; the functions get GUARD_TABLE, AWS_ENDPOINT_URL and
+#                                          dummy AWS credentials, so the budgets and the create ledger are real
+# Installs cargo-lambda (PyPI, pinned) when it is missing (ci/setup-cargo-lambda.sh) and moto into .venv
+# (ci/setup-python.sh). The budgets keep their defaults unless set in the environment (e.g.
+# REQUESTS_PER_OWNER_PER_MINUTE=0 turns the per-owner limit off). Ctrl-C stops all.
 # With PERSONA_API_KEY set, the functions talk to Persona's sandbox instead of the fake.
 set -euo pipefail
 
@@ -18,6 +23,8 @@ mkdir -p "${target}/dev"
 started=$SECONDS
 
 cargo_lambda="$(bash ci/setup-cargo-lambda.sh)"
+# moto's DynamoDB serves the guard's table (the gateway starts it from .venv/bin/moto_server).
+bash ci/setup-python.sh | sed 's/^/dev: /'
 
 # The front-end kit loads Persona's JS client from examples/web/node_modules (npm, pinned by its lock file).
 if [[ ! -f examples/web/node_modules/persona/dist/persona.js ]]; then
@@ -57,7 +64,8 @@ else
     "${target}/debug/dev-gateway" serve >"${gateway_log}" 2>&1 &
 fi
 pids+=("$!")
-for _ in $(seq 1 100); do
+# moto takes a few seconds to start: up to a minute.
+for _ in $(seq 1 300); do
     grep -q "^listening on" "${gateway_log}" 2>/dev/null && break
     kill -0 "${pids[0]}" 2>/dev/null || break
     sleep 0.2
@@ -65,8 +73,14 @@ done
 grep -q "^listening on" "${gateway_log}" || { cat "${gateway_log}"; echo "dev: the gateway did not start" >&2; exit 1; }
 sed 's/^/dev: /' "${gateway_log}"
 
-# The functions' own configuration: JWT mode, the owner claim `sub`, as the template sets them.
+# The functions' own configuration: JWT mode, the owner claim `sub`, as the template sets them, and the guard's
+# table in moto (moto accepts any credentials: these are dummies, never real ones).
 export AUTH_MODE=jwt OWNER_CLAIM=sub
+guard_line="$(grep -m1 '^guard: ' "${gateway_log}" || true)"
+export GUARD_TABLE="$(sed -E 's/.*GUARD_TABLE=([^ ]+).*/\1/' <<<"${guard_line}")"
+export AWS_ENDPOINT_URL="$(sed -E 's/.*AWS_ENDPOINT_URL=([^ ]+).*/\1/' <<<"${guard_line}")"
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
+unset AWS_PROFILE AWS_SESSION_TOKEN
 watch_log="${target}/dev/watch.log"
 "${cargo_lambda}" lambda watch --invoke-address 127.0.0.1 --invoke-port "${WATCH_PORT}" >"${watch_log}" 2>&1 &
 pids+=("$!")

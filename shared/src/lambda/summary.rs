@@ -56,6 +56,7 @@ impl<'a> InvocationSummary<'a> {
             upstream_errors: self.inv.upstream_errors(),
             upstream_ms: self.upstream_ms(),
             duration_ms: self.duration_ms,
+            guard_unavailable: self.inv.guard_unavailable(),
         }
     }
 
@@ -88,6 +89,7 @@ impl<'a> InvocationSummary<'a> {
                     duration_ms = self.duration_ms,
                     persona_request_ids = %self.inv.request_ids().join(","),
                     cold_start = self.cold_start,
+                    guard_unavailable = self.inv.guard_unavailable(),
                     "invocation"
                 )
             };
@@ -97,5 +99,53 @@ impl<'a> InvocationSummary<'a> {
         } else {
             invocation_line!(tracing::Level::INFO);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::error::Throttle;
+    use crate::ops::telemetry::{filter_for, json_subscriber_with};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The invocation line `emit` writes for an invocation whose guard failed open or not.
+    fn invocation_line(guard_failed: bool) -> serde_json::Value {
+        let inv = Invocation::new("summary-test".into(), Instant::now() + Duration::from_secs(5));
+        if guard_failed {
+            inv.note_guard_unavailable();
+        }
+        let result: Result<Resolution, Failure> = Err(Throttle::CreationInProgress.into());
+        let summary = InvocationSummary::new(Function::ResumeSession, &inv, &result, 503, Instant::now(), false);
+        assert_eq!(summary.metrics().guard_unavailable, guard_failed, "the EMF metric follows the invocation");
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = json_subscriber_with(move || writer.clone(), filter_for(Some("info"))).finish();
+        tracing::subscriber::with_default(subscriber, || summary.emit());
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let mut lines = text.lines().map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap());
+        let line = lines.find(|line| line["message"] == "invocation").expect("an invocation line");
+        assert_eq!(line["error_code"], "creation_in_progress", "{line}");
+        line
+    }
+
+    #[test]
+    fn the_invocation_line_says_whether_the_guard_failed_open() {
+        assert_eq!(invocation_line(true)["guard_unavailable"], true);
+        assert_eq!(invocation_line(false)["guard_unavailable"], false);
     }
 }

@@ -21,6 +21,8 @@ pub struct InvocationMetrics<'a> {
     pub upstream_errors: usize,
     pub upstream_ms: f64,
     pub duration_ms: f64,
+    /// The guard failed in this invocation and its limits passed (fail open): the alarm's metric.
+    pub guard_unavailable: bool,
 }
 
 impl InvocationMetrics<'_> {
@@ -36,7 +38,8 @@ impl InvocationMetrics<'_> {
                     "Dimensions": [["Function"], ["Function", "Outcome"], ["Function", "TemplateCheck"]],
                     "Metrics": [
                         count("Invocations"), count("ColdStart"), count("Http5xx"), count("Http4xx"),
-                        count("UpstreamCalls"), count("UpstreamErrors"), millis("UpstreamLatency"), millis("Duration")
+                        count("UpstreamCalls"), count("UpstreamErrors"), millis("UpstreamLatency"), millis("Duration"),
+                        count("GuardUnavailable")
                     ]
                 }]
             },
@@ -51,6 +54,7 @@ impl InvocationMetrics<'_> {
             "UpstreamErrors": self.upstream_errors,
             "UpstreamLatency": self.upstream_ms,
             "Duration": self.duration_ms,
+            "GuardUnavailable": u8::from(self.guard_unavailable),
         })
     }
 }
@@ -80,6 +84,7 @@ mod tests {
             upstream_errors: 1,
             upstream_ms: 12.5,
             duration_ms: 14.0,
+            guard_unavailable: false,
         };
         let emf = metrics.to_emf(1_795_687_200_000);
         let directive = &emf["_aws"]["CloudWatchMetrics"][0];
@@ -99,6 +104,30 @@ mod tests {
         assert_eq!(emf["ColdStart"], 1);
         assert_eq!(emf["Http5xx"], 0);
         assert_eq!(emf["UpstreamCalls"], 4);
+        assert_eq!(emf["GuardUnavailable"], 0);
         assert!(!emf.to_string().contains('\n'), "one line");
+    }
+
+    #[test]
+    fn a_guard_that_failed_open_counts_one_guard_unavailable_in_every_dimension_set() {
+        let metrics = InvocationMetrics {
+            function: "resume-session",
+            outcome: "resumed",
+            template_check: "current",
+            status: 200,
+            cold_start: false,
+            upstream_calls: 2,
+            upstream_errors: 0,
+            upstream_ms: 3.0,
+            duration_ms: 4.0,
+            guard_unavailable: true,
+        };
+        let emf = metrics.to_emf(1_795_687_200_000);
+        assert_eq!(emf["GuardUnavailable"], 1);
+        let directive = &emf["_aws"]["CloudWatchMetrics"][0];
+        let named = directive["Metrics"].as_array().unwrap().iter().filter(|m| m["Name"] == "GuardUnavailable");
+        assert_eq!(named.map(|m| m["Unit"].clone()).collect::<Vec<_>>(), ["Count"]);
+        // The template's alarm reads the metric by function alone: that dimension set must exist.
+        assert!(directive["Dimensions"].as_array().unwrap().iter().any(|set| set == &serde_json::json!(["Function"])));
     }
 }

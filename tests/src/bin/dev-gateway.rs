@@ -2,11 +2,14 @@
 //!
 //! ```text
 //! dev-gateway serve [--port 9001] [--functions http://127.0.0.1:9002] [--fake-persona-port 9000 | --no-fake]
-//!                   [--web DIR] [--key FILE]
+//!                   [--no-guard] [--web DIR] [--key FILE]
 //! dev-gateway token SUB [--port 9001] [--key FILE] [--ttl SECONDS]
 //! ```
 //! `serve` starts the fake Persona (demo data, alice and bob, the hosted-flow stand-in) unless `--no-fake`,
-//! then the gateway; its first stdout line after set-up is `listening on http://127.0.0.1:PORT`.
+//! and moto's DynamoDB with the guard's table created from template.yaml's definition unless `--no-guard`
+//! (moto from `<repo>/.venv`, `ci/setup-python.sh`; its line `guard: GUARD_TABLE=… AWS_ENDPOINT_URL=…` gives
+//! what the functions need), then the gateway; its last stdout line after set-up is
+//! `listening on http://127.0.0.1:PORT`.
 //! `token` prints a token of the same issuer (the key file is shared: `<repo>/target/dev/issuer-key.pem`).
 //! Environment (flags win): `GATEWAY_PORT`, `WATCH_PORT`, `FAKE_PERSONA_PORT`.
 
@@ -19,15 +22,18 @@ use integration_tests::dev_gateway::issuer::{Issuer, IssuerIdentity, TOKEN_TTL_S
 use integration_tests::dev_gateway::server::{app, serve, valid_subject, GatewayConfig};
 use integration_tests::dev_gateway::{dev_issuer_url, DEV_AUDIENCE};
 use integration_tests::fake_persona::{FakeConfig, FakePersona};
+use integration_tests::moto::Moto;
 use integration_tests::paths::workspace_root;
+use integration_tests::rig::GUARD_TABLE_NAME;
 
 const USAGE: &str = "usage: dev-gateway serve [--port N] [--functions URL] [--fake-persona-port N | --no-fake] \
-[--web DIR] [--key FILE]\n       dev-gateway token SUB [--port N] [--key FILE] [--ttl SECONDS]";
+[--no-guard] [--web DIR] [--key FILE]\n       dev-gateway token SUB [--port N] [--key FILE] [--ttl SECONDS]";
 
 struct Options {
     port: u16,
     functions_url: String,
     fake_port: Option<u16>,
+    guard: bool,
     web_root: PathBuf,
     key_file: PathBuf,
     ttl: u64,
@@ -47,6 +53,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
         port: env_port("GATEWAY_PORT", 9001)?,
         functions_url: format!("http://127.0.0.1:{watch_port}"),
         fake_port: Some(env_port("FAKE_PERSONA_PORT", 9000)?),
+        guard: true,
         web_root: workspace_root().join("examples").join("web"),
         key_file: workspace_root().join("target").join("dev").join("issuer-key.pem"),
         ttl: TOKEN_TTL_SECONDS,
@@ -62,6 +69,7 @@ fn parse(args: impl Iterator<Item = String>) -> Result<Options, String> {
                 options.fake_port = Some(value("--fake-persona-port")?.parse().map_err(|_| "bad port".to_owned())?)
             }
             "--no-fake" => options.fake_port = None,
+            "--no-guard" => options.guard = false,
             "--web" => options.web_root = PathBuf::from(value("--web")?),
             "--key" => options.key_file = PathBuf::from(value("--key")?),
             "--ttl" => options.ttl = value("--ttl")?.parse().map_err(|_| "bad --ttl".to_owned())?,
@@ -121,6 +129,8 @@ fn run_server(options: &Options) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot build a Tokio runtime: {e}"))?;
     runtime.block_on(async {
+        // Kept alive (moto is killed on drop) for as long as the gateway runs.
+        let _moto = if options.guard { Some(start_guard_table().await?) } else { None };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
             .await
             .map_err(|e| format!("cannot bind 127.0.0.1:{}: {e}", options.port))?;
@@ -135,6 +145,15 @@ fn run_server(options: &Options) -> Result<(), String> {
             _ = integration_tests::process::shutdown_signal() => Ok(()),
         }
     })
+}
+
+/// moto's DynamoDB (one request at a time, as in the rig) with the guard's table created from template.yaml;
+/// prints what the functions need to use it.
+async fn start_guard_table() -> Result<Moto, String> {
+    let moto = Moto::start().await.map_err(|e| format!("moto for the guard table: {e}"))?;
+    moto.create_guard_table(GUARD_TABLE_NAME).await.map_err(|e| format!("the guard table: {e}"))?;
+    println!("guard: GUARD_TABLE={GUARD_TABLE_NAME} AWS_ENDPOINT_URL={}", moto.endpoint_url());
+    Ok(moto)
 }
 
 fn main() -> ExitCode {
