@@ -346,19 +346,28 @@ async fn invocation_line(functions: &Deployment, captured: &CapturedLogs, functi
     lines.into_iter().next().unwrap()
 }
 
-/// The invocation lines of `function` mentioning `needle`, from the binary's stdout or the captured in-process logs.
+/// The invocation lines of `function` mentioning `needle`: from the binary's stdout (read by another thread, so
+/// waited for up to 5 s) or from the captured in-process logs.
 async fn invocation_lines(
     functions: &Deployment,
     captured: &CapturedLogs,
     function: Function,
     needle: &str,
 ) -> Vec<Value> {
-    let lines = match functions.process(function) {
-        Some(process) => process.wait_for_json_logs_mentioning(needle, std::time::Duration::from_secs(5)).await,
-        None => captured.json_lines().into_iter().filter(|l| l.to_string().contains(needle)).collect(),
-    };
     let name = function_name(function);
-    lines.into_iter().filter(|l| l["message"] == "invocation" && l["function"] == name).collect()
+    let is_invocation = |l: &Value| l["message"] == "invocation" && l["function"] == name;
+    let Some(process) = functions.process(function) else {
+        let lines = captured.json_lines().into_iter().filter(|l| l.to_string().contains(needle));
+        return lines.filter(is_invocation).collect();
+    };
+    let waited_until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let lines: Vec<Value> = process.json_logs_mentioning(needle).into_iter().filter(is_invocation).collect();
+        if !lines.is_empty() || std::time::Instant::now() > waited_until {
+            return lines;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 fn function_name(function: Function) -> &'static str {
