@@ -301,11 +301,15 @@ pub async fn superseded_expired_is_this_invocations(rig: &Rig) {
     let captured = CapturedLogs::default();
     // In-process the handler logs to this thread's subscriber; the binaries write their own stdout.
     let _logs = tracing::subscriber::set_default(json_log_subscriber(captured.clone()));
+    // Another test's thread may have cached a callsite as uninteresting while this subscriber was being set
+    // (tracing's interest cache is global): recomputed before each call whose line is read.
+    let fresh_interest = tracing::callsite::rebuild_interest_cache;
     let functions = rig.deploy(&[("EXPIRE_SUPERSEDED", "true")]).await.unwrap();
     let w = World::new(rig);
     let old = w.seed("pending");
     w.publish_version();
 
+    fresh_interest();
     let replaced = w.session(&functions, &old.id).await;
     assert_ok(&replaced, "recreated", "outdated");
     let line = invocation_line(&functions, &captured, ResumeSession, &old.id).await;
@@ -319,6 +323,7 @@ pub async fn superseded_expired_is_this_invocations(rig: &Rig) {
     assert_eq!(rig.fake.inquiry(&old.id).unwrap().status, "expired");
 
     // The same old id again (the other function): the replacement is handed out, nothing is expired or reported.
+    fresh_interest();
     let again = w.link(&functions, &old.id).await;
     assert_ok(&again, "recreated", "outdated");
     let line = invocation_line(&functions, &captured, IssueLink, &old.id).await;
@@ -330,6 +335,7 @@ pub async fn superseded_expired_is_this_invocations(rig: &Rig) {
     let refused = other.seed("pending");
     other.publish_version();
     rig.fake.add_fault(Fault::new(PersonaOp::Expire, FaultKind::Status { status: 500 }).times(10));
+    fresh_interest();
     let answer = other.session(&functions, &refused.id).await;
     rig.fake.clear_faults();
     assert_ok(&answer, "recreated", "outdated");
