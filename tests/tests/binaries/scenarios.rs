@@ -24,6 +24,13 @@ mod v2025_12_08 {
         };
     }
     integration_tests::for_each_scenario!(every_scenario);
+
+    /// Issue 19's scenarios (`cargo test -p integration-tests --test binaries right_inquiry`).
+    mod right_inquiry {
+        integration_tests::for_each_right_inquiry_scenario!(every_scenario);
+        // 2026-09-29 has no Prism bundle: the scenario deploys the functions straight to the fake.
+        every_scenario!(explicit_deploy_on_api_2026_09_29, Contract);
+    }
 }
 
 mod v2023_01_05 {
@@ -34,4 +41,8 @@ mod v2023_01_05 {
         };
     }
     integration_tests::for_each_scenario!(within_the_contract);
+
+    mod right_inquiry {
+        integration_tests::for_each_right_inquiry_scenario!(within_the_contract);
+    }
 }

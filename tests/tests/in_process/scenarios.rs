@@ -12,3 +12,11 @@ macro_rules! in_process {
 }
 
 integration_tests::for_each_scenario!(in_process);
+
+/// Issue 19's scenarios (`cargo test -p integration-tests --test in_process right_inquiry`).
+mod right_inquiry {
+    use integration_tests::scenarios;
+
+    integration_tests::for_each_right_inquiry_scenario!(in_process);
+    in_process!(explicit_deploy_on_api_2026_09_29, Contract);
+}

@@ -43,6 +43,10 @@ struct MemoryPersona {
     /// Resume and link refuse with the session-cap error.
     sessions_used_up: bool,
     creates: Cell<u32>,
+    /// The inquiry GET leaves the account out of `included` (the read falls back to `GET /accounts/{id}`).
+    accounts_left_out: bool,
+    /// `GET /accounts/{id}` answers 500.
+    account_reads_fail: bool,
 }
 
 impl MemoryPersona {
@@ -56,6 +60,8 @@ impl MemoryPersona {
             created_version: LATEST,
             sessions_used_up: false,
             creates: Cell::new(0),
+            accounts_left_out: false,
+            account_reads_fail: false,
         }
     }
 
@@ -106,7 +112,7 @@ impl PersonaPort for MemoryPersona {
         let stored = self.find(id)?;
         let mut included = vec![json!({"type": "inquiry-template", "id": TEMPLATE,
             "relationships": {"latest-published-version": {"data": {"type": "inquiry-template-version", "id": LATEST}}}})];
-        if let Some(account) = stored.account {
+        if let (Some(account), false) = (stored.account, self.accounts_left_out) {
             let reference = self.accounts.iter().find(|(id, _)| *id == account).map(|(_, r)| *r);
             included.push(json!({"type": "account", "id": account, "attributes": {"reference-id": reference}}));
         }
@@ -115,6 +121,9 @@ impl PersonaPort for MemoryPersona {
 
     async fn get_account(&self, _: &mut Invocation, id: &AccountId) -> Result<AccountDocument, UpstreamError> {
         self.record(Operation::GetAccount);
+        if self.account_reads_fail {
+            return Err(UpstreamError::Rejected { status: 500, request_id: None, reason: None });
+        }
         let (id, reference) = self.accounts.iter().find(|(known, _)| *known == id.as_str()).expect("known account");
         Self::doc(json!({"data": {"type": "account", "id": id, "attributes": {"reference-id": reference}}}))
     }
@@ -297,7 +306,7 @@ fn run<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(future)
 }
 
-use Operation::{CreateInquiry as Create, GenerateOneTimeLink, GetInquiry, ListAccounts, ListInquiries, Resume};
+use Operation::{CreateInquiry as Create, GenerateOneTimeLink, GetAccount, GetInquiry, ListAccounts, ListInquiries, Resume};
 
 #[test]
 fn an_account_only_inquiry_belongs_to_its_accounts_user_and_to_nobody_else() {
@@ -318,6 +327,31 @@ fn an_account_only_inquiry_belongs_to_its_accounts_user_and_to_nobody_else() {
         assert_eq!(refused.error, missing.error);
         assert_eq!(refused.inquiry_id.as_deref(), Some("inq_a"));
         assert_eq!(missing.inquiry_id.as_deref(), Some("inq_missing"));
+    });
+}
+
+#[test]
+fn when_persona_leaves_the_account_out_the_owner_and_a_stranger_pay_the_same_calls() {
+    run(async {
+        let stored = || vec![stored("inq_a", "pending", None, Some("act_alice"), LATEST)];
+        let persona = MemoryPersona { accounts_left_out: true, ..MemoryPersona::new(stored(), vec![("act_alice", "alice")]) };
+        resolve(&persona, inquiry("inq_a"), user("alice"), Action::Session).await.unwrap();
+        assert_eq!(persona.calls(), [GetInquiry, GetAccount, Resume]);
+        persona.calls.borrow_mut().clear();
+        let refused = resolve(&persona, inquiry("inq_a"), user("bob"), Action::Session).await.unwrap_err();
+        assert_eq!(refused.error, Error::Refused(Refusal::NotFound));
+        assert_eq!(persona.calls(), [GetInquiry, GetAccount], "the read a stranger causes is the owner's read");
+
+        // The account read failing: the same answer whoever asks (the owner can't be told from a stranger).
+        let failing = MemoryPersona {
+            accounts_left_out: true,
+            account_reads_fail: true,
+            ..MemoryPersona::new(stored(), vec![("act_alice", "alice")])
+        };
+        let owner = resolve(&failing, inquiry("inq_a"), user("alice"), Action::Session).await.unwrap_err();
+        let stranger = resolve(&failing, inquiry("inq_a"), user("bob"), Action::Session).await.unwrap_err();
+        assert!(matches!(owner.error, Error::Upstream(_)), "{:?}", owner.error);
+        assert_eq!(format!("{:?}", owner.error), format!("{:?}", stranger.error));
     });
 }
 
