@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use lambda_http::RequestExt;
 use persona_resume::app::limits;
-use persona_resume::guard::{Guard, MemoryStore, Store};
+use persona_resume::guard::{DynamoStore, Guard, GuardStore, LedgerWrite, MemoryStore, Store, UnixMillis, Written};
 use persona_resume::lambda::api_event::ApiEvent;
 use persona_resume::ops::config::Config;
 use persona_resume::ops::secrets::{ApiKey, KeyStore};
@@ -279,6 +279,35 @@ impl Rig {
         self.processes()?.prism.as_ref()
     }
 
+    /// Whether the functions run as release binaries (every deployment on moto's one guard table) rather than
+    /// in-process (each deployment on an in-memory guard of its own).
+    pub fn runs_binaries(&self) -> bool {
+        self.processes().is_some()
+    }
+
+    /// Writes `writes` to the ledger entry `item_key` of the guard `functions` run on, as another container
+    /// would (on the process rig: a client of its own on moto's table). Each write must hold.
+    pub async fn write_ledger(&self, functions: &Deployment, item_key: &str, writes: &[LedgerWrite]) -> Result<()> {
+        for write in writes {
+            let now = UnixMillis::now();
+            let written = match (&self.backend, &functions.functions) {
+                (Backend::InProcess, Functions::InProcess(state)) => {
+                    state.guard_for_tests().store().write_entry(item_key, write, now).await?
+                }
+                (Backend::Binaries(processes), Functions::Binaries { .. }) => {
+                    let client = crate::moto::dynamodb_client(&processes.moto.endpoint_url());
+                    let store = DynamoStore::new(client, GUARD_TABLE_NAME).with_budget(Duration::from_secs(10));
+                    store.write_entry(item_key, write, now).await?
+                }
+                _ => return Err("a deployment of another rig".into()),
+            };
+            if written != Written::Yes {
+                return Err(format!("ledger write {write:?} on {item_key}: {written:?}").into());
+            }
+        }
+        Ok(())
+    }
+
     /// The Persona API version the functions are configured for.
     pub fn api_version(&self) -> ApiVersion {
         self.processes().map_or(ApiVersion::V2025_12_08, |p| p.version)
@@ -402,7 +431,6 @@ fn reads_account_fields_beyond_reference_id(path: &str, query: &str) -> bool {
     (reads_accounts || includes_account) && !sparse
 }
 
-/// The library's state for an in-process deployment, from its environment variables (later values win) and the
 /// The guard's table in the process rig's moto.
 pub const GUARD_TABLE_NAME: &str = "persona-resume-guard";
 
@@ -410,6 +438,7 @@ pub const GUARD_TABLE_NAME: &str = "persona-resume-guard";
 pub const BUDGETS_OFF: [(&str, &str); 3] =
     [("PERSONA_CALLS_PER_MINUTE", "0"), ("REQUESTS_PER_OWNER_PER_MINUTE", "0"), ("SESSIONS_PER_INQUIRY_PER_DAY", "0")];
 
+/// The library's state for an in-process deployment, from its environment variables (later values win) and the
 /// key held in memory.
 pub fn in_process_state(vars: &[(String, String)]) -> Result<AppState> {
     // The budgets off unless `vars` set them (the last value of a name wins).

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod faults;
+mod guard;
 mod recreate;
 mod refusals;
 mod resume;
@@ -14,6 +15,7 @@ mod returning;
 
 pub use accounts::*;
 pub use faults::*;
+pub use guard::*;
 pub use recreate::*;
 pub use refusals::*;
 pub use resume::*;
@@ -49,6 +51,32 @@ macro_rules! for_each_scenario {
         $test!(account_only_user_resumes_links_and_recreates, Contract);
         $test!(me_finds_users_through_their_accounts, Contract);
         $test!(lax_filters_never_hand_out_another_users_inquiry, Contract);
+    };
+}
+
+/// The guard's scenarios (design.md *The guard (durable state)*, issue #18), on both rigs, listed like
+/// [`for_each_scenario!`]; each rig's test file runs them in a module `guard` (`cargo test … guard`).
+#[macro_export]
+macro_rules! for_each_guard_scenario {
+    ($test:ident) => {
+        $test!(a_long_create_incident_then_recovery_creates_once, InjectsFaults);
+        $test!(a_dead_holders_create_is_taken_over_with_the_same_key, Contract);
+        $test!(an_ownerless_inquiry_is_replaced_once_after_persona_forgets_its_keys, Contract);
+        $test!(the_deployments_share_caps_persona_calls_under_a_burst, Contract);
+        $test!(per_owner_and_per_inquiry_limits_answer_429, Contract);
+        $test!(the_session_cap_is_replaced_only_when_recognised, Contract);
+        $test!(at_most_eight_persona_calls_per_invocation_on_a_bad_day, InjectsFaults);
+    };
+}
+
+/// The guard's scenarios that need what only the process rig has, run by `tests/tests/binaries/scenarios.rs`
+/// alone (in its module `guard`): two processes sharing moto's guard table, and a deployment's table
+/// that is missing or unreachable (the in-process rig gives each deployment an in-memory guard of its own).
+#[macro_export]
+macro_rules! for_each_process_guard_scenario {
+    ($test:ident) => {
+        $test!(concurrent_first_calls_on_two_processes_create_one_inquiry, Contract);
+        $test!(a_missing_table_or_dynamodb_down_fails_open, Contract);
     };
 }
 

@@ -12,3 +12,11 @@ macro_rules! in_process {
 }
 
 integration_tests::for_each_scenario!(in_process);
+
+mod guard {
+    use integration_tests::scenarios;
+
+    integration_tests::for_each_guard_scenario!(in_process);
+    // Not here: `for_each_process_guard_scenario!` needs two processes on one guard table, or a deployment's own
+    // table; each in-process deployment has an in-memory guard of its own (tests/tests/binaries/scenarios.rs).
+}
