@@ -288,6 +288,10 @@ mod tests {
         );
         c.check(SESSION, 200, &session).unwrap();
         c.check("/me/session", 200, &session).unwrap();
+        // A current inquiry whose sessions Persona refused as used up (`SESSION_LIMIT_ERROR`) is replaced too.
+        let mut session_cap = session.clone();
+        session_cap.body["template_check"] = json!("current");
+        c.check(SESSION, 200, &session_cap).unwrap();
         c.check(LINK, 400, &problem(400, "invalid_inquiry_id", "Invalid inquiry id", json!({}))).unwrap();
         c.check(
             SESSION,
@@ -330,6 +334,10 @@ mod tests {
         recreated_without_previous.body["outcome"] = json!("recreated");
         recreated_without_previous.body["template_check"] = json!("outdated");
         fails(LINK, &recreated_without_previous, "body /");
+
+        let mut resumed_but_outdated = link_ok();
+        resumed_but_outdated.body["template_check"] = json!("outdated");
+        fails(LINK, &resumed_but_outdated, "body /");
 
         let mut cacheable = link_ok();
         cacheable.headers.remove("cache-control");

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use lambda_http::RequestExt;
 use persona_resume::app::limits;
-use persona_resume::guard::{Guard, MemoryStore, Store};
+use persona_resume::guard::{DynamoStore, Guard, GuardStore, LedgerWrite, MemoryStore, Store, UnixMillis, Written};
 use persona_resume::lambda::api_event::ApiEvent;
 use persona_resume::ops::config::Config;
 use persona_resume::ops::secrets::{ApiKey, KeyStore};
@@ -278,6 +278,35 @@ impl Rig {
 
     pub fn prism(&self) -> Option<&Prism> {
         self.processes()?.prism.as_ref()
+    }
+
+    /// Whether the functions run as release binaries (every deployment on moto's one guard table) rather than
+    /// in-process (every deployment on the rig's one in-memory store).
+    pub fn runs_binaries(&self) -> bool {
+        self.processes().is_some()
+    }
+
+    /// Writes `writes` to the ledger entry `item_key` of the guard `functions` run on, as another container
+    /// would (on the process rig: a client of its own on moto's table). Each write must hold.
+    pub async fn write_ledger(&self, functions: &Deployment, item_key: &str, writes: &[LedgerWrite]) -> Result<()> {
+        for write in writes {
+            let now = UnixMillis::now();
+            let written = match (&self.backend, &functions.functions) {
+                (Backend::InProcess(_), Functions::InProcess(state)) => {
+                    state.guard_for_tests().store().write_entry(item_key, write, now).await?
+                }
+                (Backend::Binaries(processes), Functions::Binaries { .. }) => {
+                    let client = crate::moto::dynamodb_client(&processes.moto.endpoint_url());
+                    let store = DynamoStore::new(client, GUARD_TABLE_NAME).with_budget(Duration::from_secs(10));
+                    store.write_entry(item_key, write, now).await?
+                }
+                _ => return Err("a deployment of another rig".into()),
+            };
+            if written != Written::Yes {
+                return Err(format!("ledger write {write:?} on {item_key}: {written:?}").into());
+            }
+        }
+        Ok(())
     }
 
     /// The Persona API version the functions are configured for.

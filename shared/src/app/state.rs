@@ -48,6 +48,12 @@ impl AppState {
         &self.guard
     }
 
+    /// The deployment's guard, for the test rig: a scenario plants ledger state in it, as another container would.
+    #[cfg(feature = "testing")]
+    pub fn guard_for_tests(&self) -> &Guard {
+        &self.guard
+    }
+
     pub(crate) fn retry(&self) -> &RetryPolicy {
         &self.retry
     }

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod faults;
+mod guard;
 mod recreate;
 mod refusals;
 mod resume;
@@ -15,6 +16,7 @@ mod right_inquiry;
 
 pub use accounts::*;
 pub use faults::*;
+pub use guard::*;
 pub use recreate::*;
 pub use refusals::*;
 pub use resume::*;
@@ -68,6 +70,32 @@ macro_rules! for_each_right_inquiry_scenario {
         $test!(a_planted_flood_is_never_read_as_none, Contract);
         $test!(superseded_expired_is_this_invocations, InjectsFaults);
         $test!(a_foreign_account_only_inquiry_costs_what_a_missing_one_costs, Contract);
+    };
+}
+
+/// The guard's scenarios (design.md *The guard (durable state)*, issue #18), on both rigs, listed like
+/// [`for_each_scenario!`]; each rig's test file runs them in a module `guard` (`cargo test … guard`).
+#[macro_export]
+macro_rules! for_each_guard_scenario {
+    ($test:ident) => {
+        $test!(a_long_create_incident_then_recovery_creates_once, InjectsFaults);
+        $test!(a_dead_holders_create_is_taken_over_with_the_same_key, Contract);
+        $test!(an_ownerless_inquiry_is_replaced_once_after_persona_forgets_its_keys, Contract);
+        $test!(the_deployments_share_caps_persona_calls_under_a_burst, Contract);
+        $test!(per_owner_and_per_inquiry_limits_answer_429, Contract);
+        $test!(the_session_cap_is_replaced_only_when_recognised, Contract);
+        $test!(at_most_eight_persona_calls_per_invocation_on_a_bad_day, InjectsFaults);
+    };
+}
+
+/// The guard's scenarios that need what only the process rig has, run by `tests/tests/binaries/scenarios.rs`
+/// alone (in its module `guard`): two processes sharing moto's guard table, and a deployment's table
+/// that is missing or unreachable (the in-process rig's deployments share one in-memory store and have no table).
+#[macro_export]
+macro_rules! for_each_process_guard_scenario {
+    ($test:ident) => {
+        $test!(concurrent_first_calls_on_two_processes_create_one_inquiry, Contract);
+        $test!(a_missing_table_or_dynamodb_down_fails_open, Contract);
     };
 }
 

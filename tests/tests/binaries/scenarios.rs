@@ -1,6 +1,7 @@
 //! Every scenario of `integration_tests::scenarios` on the release binaries through Prism, once per Persona API
 //! version: 2025-12-08 all of them, 2023-01-05 those within Persona's contract (the fault scenarios exercise the
-//! same code whatever the version, and CI time is kept in check).
+//! same code whatever the version, and CI time is kept in check). The guard's scenarios run on 2025-12-08 only:
+//! they exercise the guard, which is the same whatever the version.
 
 macro_rules! on_binaries {
     ($version:ident, $name:ident, $upstream:ident) => {
@@ -30,6 +31,12 @@ mod v2025_12_08 {
         integration_tests::for_each_right_inquiry_scenario!(every_scenario);
         // 2026-09-29 has no Prism bundle: the scenario deploys the functions straight to the fake.
         every_scenario!(explicit_deploy_on_api_2026_09_29, Contract);
+    }
+
+    mod guard {
+        integration_tests::for_each_guard_scenario!(every_scenario);
+        // Two processes on one guard table, a missing or unreachable table: the process rig only.
+        integration_tests::for_each_process_guard_scenario!(every_scenario);
     }
 }
 

@@ -20,3 +20,11 @@ mod right_inquiry {
     integration_tests::for_each_right_inquiry_scenario!(in_process);
     in_process!(explicit_deploy_on_api_2026_09_29, Contract);
 }
+
+mod guard {
+    use integration_tests::scenarios;
+
+    integration_tests::for_each_guard_scenario!(in_process);
+    // Not here: `for_each_process_guard_scenario!` needs two processes on one guard table, or a table that is
+    // missing or unreachable (tests/tests/binaries/scenarios.rs); in-process deployments share one in-memory store.
+}
