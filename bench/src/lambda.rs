@@ -289,6 +289,10 @@ fn ms(d: Duration) -> String {
 pub fn render(rows: &[Row], rounds: usize, warm: usize, idle: usize, load_before: &str, load_after: &str) -> String {
     let mut out = String::new();
     out.push_str("## Lambda-like mode: Persona over TLS, CPU capped after init (issue #14)\n\n");
+    out.push_str(
+        "What users feel, Persona and the guard's table at a round-trip time each, row by row: \
+         [results-rounds.md](results-rounds.md).\n\n",
+    );
     out.push_str(&format!(
         "Each process initialised at full CPU, then moved into a cgroup v1 `cpu` group of its own with \
          `cpu.cfs_quota_us` = memory / {FULL_VCPU_MB} MB × 100 ms; {rounds} fresh processes per row, each invoked \

@@ -17,25 +17,35 @@
 //!
 //! Then the Lambda-like mode (`lambda.rs`): Persona over TLS, each process capped at a memory size's CPU share
 //! after its init, with and without the pre-dial, into `bench/results-lambda.md` (`--lambda-out PATH`).
-//! `--mode existing|lambda|all` (default all), `--lambda-rounds N` (fresh processes per row, default 5),
+//! `--mode existing|lambda|rounds|all` (default all), `--lambda-rounds N` (fresh processes per row, default 5),
 //! `--lambda-warm N` (back-to-back warm invocations per process, default 40), `--lambda-idle N` (then invocations
 //! each after 100 ms idle, default 5), `--lambda-memory MB,MB` (default 128,256,512).
 //! The Lambda-like mode needs root and cgroup v1's `cpu` controller (`/sys/fs/cgroup/cpu`).
+//!
+//! Then the round-trip mode (`rounds.rs`, `bench rounds` or `--mode rounds` alone): the fake Persona and moto's
+//! DynamoDB each behind a delaying proxy, every decision-table row and the guard's refusals timed end to end next
+//! to the sequential Persona and guard rounds they took, into `bench/results-rounds.md` (`--rounds-out PATH`).
+//! `--persona-rtt MS` (default 60), `--guard-rtt MS` (default 5), `--rounds-runs N` (per row and function,
+//! default 20).
+//!
+//! Every mode runs the functions with `GUARD_TABLE` set (the table in moto, made from template.yaml), as deployed.
 
 mod build;
 mod calls;
+mod delay_proxy;
 mod lambda;
 mod measure;
 mod report;
+mod rounds;
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use integration_tests::error::Result;
 use integration_tests::fake_persona::{FakeConfig, FakePersona, SeedInquiry, DEFAULT_API_KEY};
 use integration_tests::moto::Moto;
 use integration_tests::paths::{release_binary, workspace_root};
-use integration_tests::rig::http_api_event;
+use integration_tests::rig::{http_api_event, GUARD_TABLE_NAME};
 use integration_tests::runtime_api::{FunctionOptions, FunctionProcess};
 use persona_resume::Function;
 use serde_json::json;
@@ -55,6 +65,9 @@ struct Args {
     lambda_idle: usize,
     lambda_memory: Vec<u32>,
     lambda_out: PathBuf,
+    rounds: bool,
+    rounds_settings: rounds::Settings,
+    rounds_out: PathBuf,
 }
 
 fn args() -> Result<Args> {
@@ -71,6 +84,13 @@ fn args() -> Result<Args> {
         lambda_idle: 5,
         lambda_memory: lambda::MEMORY_SIZES.to_vec(),
         lambda_out: workspace_root().join("bench/results-lambda.md"),
+        rounds: true,
+        rounds_settings: rounds::Settings {
+            persona_rtt: Duration::from_millis(60),
+            guard_rtt: Duration::from_millis(5),
+            runs: 20,
+        },
+        rounds_out: workspace_root().join("bench/results-rounds.md"),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -83,13 +103,20 @@ fn args() -> Result<Args> {
             "--label" => args.label = Some(value("--label")?),
             "--mode" => {
                 let mode = value("--mode")?;
-                (args.existing, args.lambda) = match mode.as_str() {
-                    "all" => (true, true),
-                    "existing" => (true, false),
-                    "lambda" => (false, true),
-                    other => return Err(format!("--mode {other:?}: all, existing or lambda").into()),
+                (args.existing, args.lambda, args.rounds) = match mode.as_str() {
+                    "all" => (true, true, true),
+                    "existing" => (true, false, false),
+                    "lambda" => (false, true, false),
+                    "rounds" => (false, false, true),
+                    other => return Err(format!("--mode {other:?}: all, existing, lambda or rounds").into()),
                 };
             }
+            // `bench rounds`: the round-trip bench alone.
+            "rounds" => (args.existing, args.lambda, args.rounds) = (false, false, true),
+            "--persona-rtt" => args.rounds_settings.persona_rtt = millis(&value("--persona-rtt")?)?,
+            "--guard-rtt" => args.rounds_settings.guard_rtt = millis(&value("--guard-rtt")?)?,
+            "--rounds-runs" => args.rounds_settings.runs = value("--rounds-runs")?.parse::<usize>()?.max(1),
+            "--rounds-out" => args.rounds_out = PathBuf::from(value("--rounds-out")?),
             "--lambda-rounds" => args.lambda_rounds = value("--lambda-rounds")?.parse::<usize>()?.max(1),
             "--lambda-warm" => args.lambda_warm = value("--lambda-warm")?.parse::<usize>()?.max(1),
             "--lambda-idle" => args.lambda_idle = value("--lambda-idle")?.parse::<usize>()?.max(1),
@@ -102,9 +129,10 @@ fn args() -> Result<Args> {
             "--lambda-out" => args.lambda_out = PathBuf::from(value("--lambda-out")?),
             "-h" | "--help" => {
                 println!(
-                    "usage: bench [--no-build] [--cold N] [--warm N] [--out PATH] [--label TEXT] \
-                     [--mode all|existing|lambda] [--lambda-rounds N] [--lambda-warm N] [--lambda-idle N] [--lambda-memory MB,MB] \
-                     [--lambda-out PATH]"
+                    "usage: bench [rounds] [--no-build] [--cold N] [--warm N] [--out PATH] [--label TEXT] \
+                     [--mode all|existing|lambda|rounds] [--lambda-rounds N] [--lambda-warm N] [--lambda-idle N] \
+                     [--lambda-memory MB,MB] [--lambda-out PATH] [--persona-rtt MS] [--guard-rtt MS] [--rounds-runs N] \
+                     [--rounds-out PATH]"
                 );
                 std::process::exit(0);
             }
@@ -112,6 +140,11 @@ fn args() -> Result<Args> {
         }
     }
     Ok(args)
+}
+
+/// Whole milliseconds, as the round-trip flags take them.
+fn millis(value: &str) -> Result<Duration> {
+    Ok(Duration::from_millis(value.parse::<u64>().map_err(|e| format!("{value:?}: {e}"))?))
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -133,8 +166,17 @@ async fn main() -> Result<()> {
     let moto = Moto::start().await?;
     let secret_arn =
         moto.create_secret("persona-resume/bench", &json!({"api_key": DEFAULT_API_KEY}).to_string()).await?;
+    // The guard's table, as deployed: the functions run with GUARD_TABLE set, as the template always sets it.
+    moto.create_guard_table(GUARD_TABLE_NAME).await?;
     // The responses' contract is the e2e suite's business; here the fake should cost as little as it can.
     let fake = FakePersona::start(FakeConfig { contract_check: false, ..FakeConfig::default() });
+    if args.rounds {
+        eprintln!("bench: round trips ({} runs per row and function)", args.rounds_settings.runs);
+        let text = rounds::run(&args.rounds_settings, &moto, &fake, &secret_arn).await?;
+        println!("{text}");
+        std::fs::write(&args.rounds_out, &text)?;
+        eprintln!("bench: written to {}", args.rounds_out.display());
+    }
     let current = calls::current_template(&fake)?;
     let owner = "bench-user-hot";
     let pending = || -> Result<String> {
@@ -150,6 +192,10 @@ async fn main() -> Result<()> {
     let mut env = moto.function_env();
     env.push(("PERSONA_API_KEY_SECRET_ID".into(), secret_arn));
     env.push(("PERSONA_API_BASE_URL".into(), fake.base_url()));
+    env.push(("GUARD_TABLE".into(), GUARD_TABLE_NAME.into()));
+    // The guard's admission write on every request, but no owner limit: the warm runs repeat one owner.
+    env.push(("REQUESTS_PER_OWNER_PER_MINUTE".into(), "0".into()));
+    env.push(("PERSONA_CALLS_PER_MINUTE".into(), "1000000".into()));
     let options = |name: &str, extra: &[(&str, &str)]| -> Result<FunctionOptions> {
         let extra = extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
         Ok(FunctionOptions::new(release_binary(name)?).function_name(name).envs(env.clone()).envs(extra))

@@ -186,6 +186,7 @@ impl<P: PersonaPort> ResumeService<'_, P> {
             inv,
             action: request.action,
             caller: &request.caller,
+            counted_newest: None,
         };
         let result = resolver.resolve(&request.target).await;
         if !guard.is_up() {
@@ -205,6 +206,9 @@ struct Resolver<'a, 'i, P> {
     inv: &'i mut Invocation,
     action: Action,
     caller: &'a Caller,
+    /// `/me`'s newest inquiry and its hand-out's count, taken while it was read (a round trip saved): the hand-out
+    /// on that inquiry uses this answer instead of counting again.
+    counted_newest: Option<(InquiryId, Result<(), Throttle>)>,
 }
 
 /// An inquiry we read with its template and account, and the user it belongs to.
@@ -231,7 +235,7 @@ enum Found {
     Successor,
 }
 
-impl<P: PersonaPort> Resolver<'_, '_, P> {
+impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
     async fn resolve(&mut self, target: &Target) -> Result<Resolution, Failure> {
         let owner = match self.caller {
             Caller::User(owner) => Some(owner),
@@ -371,12 +375,24 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
     /// `/me`'s newest inquiry, read again (its template's latest version and its owner from the full document),
     /// its hand-out counted meanwhile: 4 sequential rounds for a found user.
     async fn hand_out_newest(&mut self, newest: InquiryFacts) -> Result<Resolution, Failure> {
-        let located = self.read(&newest.id).await?;
+        let (guard, counting, caller) = (self.guard, self.inv.branch(), self.caller_owner());
+        let (located, counted) =
+            tokio::join!(self.read(&newest.id), guard.count_session(&newest.id, caller, &counting));
+        self.counted_newest = Some((newest.id.clone(), counted));
+        let located = located?;
         // The list was checked already; the full document is checked again, and a mismatch names nothing.
         if !self.owns(located.owner.as_deref()) {
             return Err(Refusal::NotFound.into());
         }
         self.decide_and_act(located, Found::Newest, None).await
+    }
+
+    /// The caller's owner claim; `None` for a trusted backend (IAM).
+    fn caller_owner(&self) -> Option<&'a Owner> {
+        match self.caller {
+            Caller::User(owner) => Some(owner),
+            Caller::Trusted => None,
+        }
     }
 
     fn owns(&self, inquiry_owner: Option<&str>) -> bool {
@@ -544,9 +560,12 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
             Created::New(created) => {
                 let new = InquiryFacts::from(&created.data);
                 let latest = created.latest_published_version_id();
-                self.learn_version(&template_id, &new, latest.as_deref()).await;
-                let access = self.hand_out_new(&new, created.meta.session_token).await?;
-                (new.id, access)
+                let guard = self.guard;
+                let (access, ()) = tokio::join!(
+                    self.hand_out_new(&new, created.meta.session_token),
+                    learn_version(guard, &template_id, &new, latest.as_deref()),
+                );
+                (new.id, access?)
             }
             // Another invocation created it: read it again, it may be finished already (never re-verified).
             Created::Recorded(replacement) => {
@@ -575,15 +594,6 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
         })
     }
 
-    /// A create returned `created`'s version: current for this template for the next hour, in every container,
-    /// while the template publishes nothing newer than `latest_published` (what was latest when it was made).
-    async fn learn_version(&self, template_id: &str, created: &InquiryFacts, latest_published: Option<&str>) {
-        if let Some(version) = &created.pinned_version_id {
-            let entry = policy::created_version(version, latest_published);
-            self.guard.remember_version(template_id, &entry).await;
-        }
-    }
-
     /// `/me` for a user with no inquiry yet: one is created for them (once, through the ledger), tied to their
     /// account the way Persona recommends.
     async fn create_first(&mut self, owner: &Owner, template_id: &str) -> Result<Resolution, Failure> {
@@ -604,8 +614,12 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
             Created::New(created) => {
                 let new = InquiryFacts::from(&created.data);
                 let latest = created.latest_published_version_id();
-                self.learn_version(template_id, &new, latest.as_deref()).await;
-                let access = self.hand_out_new(&new, created.meta.session_token).await?;
+                let guard = self.guard;
+                let (access, ()) = tokio::join!(
+                    self.hand_out_new(&new, created.meta.session_token),
+                    learn_version(guard, template_id, &new, latest.as_deref()),
+                );
+                let access = access?;
                 Ok(Resolution { inquiry_id: new.id, outcome: Outcome::Created, template_check: TemplateCheck::Current, access })
             }
             // Created by an earlier request whose inquiry the lists don't show yet: it decides like a found one.
@@ -620,8 +634,9 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
     }
 
     /// The last step, the only one where the two functions differ. `counted`: the hand-out was counted at
-    /// admission (the presented inquiry); otherwise it is counted here first. A created inquiry (with a session
-    /// token from its create) is counted but never refused: its session exists already.
+    /// admission (the presented inquiry); `/me`'s newest was counted while it was read; otherwise it is counted
+    /// here first. A created inquiry (with a session token from its create) is counted alongside the hand-out but
+    /// never refused: its session exists already.
     async fn hand_out(
         &mut self,
         inquiry: &InquiryFacts,
@@ -630,23 +645,34 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
     ) -> Result<HandOut, Failure> {
         let inquiry_id = &inquiry.id;
         let status = &inquiry.status;
-        if !counted {
-            let caller = match self.caller {
-                Caller::User(owner) => Some(owner),
-                Caller::Trusted => None,
-            };
-            let session = self.guard.count_session(inquiry_id, caller, self.inv).await;
-            if session_token_from_create.is_none() {
-                session.about(inquiry_id)?;
-            }
-        }
-        let result = match self.action {
-            Action::Session => match session_token_from_create {
-                Some(token) => Ok(Access::Session { token: Some(token) }),
-                None => self.session(inquiry_id, status).await,
-            },
-            Action::Link { expires_in_seconds } => self.link(inquiry_id, status, expires_in_seconds).await,
+        let (guard, counting, caller) = (self.guard, self.inv.branch(), self.caller_owner());
+        // A created inquiry's session exists already: its count never refuses, so it goes alongside the hand-out.
+        let created = session_token_from_create.is_some();
+        let counted_already = match self.counted_newest.take() {
+            Some((newest, session)) if &newest == inquiry_id => Some(session),
+            _ => None,
         };
+        if let Some(session) = counted_already {
+            session.about(inquiry_id)?;
+        } else if !counted && !created {
+            guard.count_session(inquiry_id, caller, &counting).await.about(inquiry_id)?;
+        }
+        let count_alongside = async {
+            if !counted && created {
+                // Never refused (above): only counted.
+                let _ = guard.count_session(inquiry_id, caller, &counting).await;
+            }
+        };
+        let hand_out = async {
+            match self.action {
+                Action::Session => match session_token_from_create {
+                    Some(token) => Ok(Access::Session { token: Some(token) }),
+                    None => self.session(inquiry_id, status).await,
+                },
+                Action::Link { expires_in_seconds } => self.link(inquiry_id, status, expires_in_seconds).await,
+            }
+        };
+        let ((), result) = tokio::join!(count_alongside, hand_out);
         match result {
             Ok(access) => Ok(HandOut::Access(access)),
             Err(error) if self.is_session_cap(&error) => Ok(HandOut::SessionCapReached),
@@ -730,6 +756,16 @@ impl<P: PersonaPort> Resolver<'_, '_, P> {
                 Some(false)
             }
         }
+    }
+}
+
+/// A create returned `created`'s version: current for this template for the next hour, in every container,
+/// while the template publishes nothing newer than `latest_published` (what was latest when it was made). Written
+/// alongside the new inquiry's hand-out: nothing in it waits for the other.
+async fn learn_version(guard: &GuardSession, template_id: &str, created: &InquiryFacts, latest_published: Option<&str>) {
+    if let Some(version) = &created.pinned_version_id {
+        let entry = policy::created_version(version, latest_published);
+        guard.remember_version(template_id, &entry).await;
     }
 }
 

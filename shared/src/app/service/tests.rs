@@ -659,3 +659,34 @@ fn a_stranger_who_knows_the_id_cannot_spend_the_owners_sessions() {
         assert!(matches!(third.error, Error::Throttled(Throttle::InquirySessions { .. })), "{third:?}");
     });
 }
+
+#[test]
+fn me_counts_the_newest_hand_out_once_while_it_is_read_and_a_create_counts_its_own_session() {
+    run(async {
+        let sessions = Limits { persona_calls_per_minute: 0, requests_per_owner_per_minute: 0, sessions_per_inquiry_per_day: 2 };
+        let config = config();
+        // Counted alongside the GET of the newest, once: two hand-outs fit in a budget of two, the third is refused
+        // before anything is handed out, naming the inquiry.
+        let persona = MemoryPersona::new(vec![stored("inq_a", "pending", Some("alice"), None, LATEST)], vec![]);
+        let guard = guard_with(sessions);
+        for _ in 0..2 {
+            resolve_with(&persona, &guard, &config, Target::Me, user("alice"), Action::Session).await.unwrap();
+        }
+        persona.calls.borrow_mut().clear();
+        let refused = resolve_with(&persona, &guard, &config, Target::Me, user("alice"), Action::Session).await.unwrap_err();
+        assert!(matches!(refused.error, Error::Throttled(Throttle::InquirySessions { .. })), "{refused:?}");
+        assert_eq!(refused.inquiry_id.as_deref(), Some("inq_a"));
+        assert!(!persona.calls().contains(&Resume), "nothing handed out past the budget: {:?}", persona.calls());
+
+        // A first inquiry's session (from its create) is counted on it alongside the answer, never refused: with
+        // it, one more hand-out fits in two.
+        let persona = MemoryPersona::new(vec![], vec![]);
+        let guard = guard_with(sessions);
+        let created = resolve_with(&persona, &guard, &config, Target::Me, user("bob"), Action::Session).await.unwrap();
+        assert_eq!((created.inquiry_id.as_str(), &created.outcome), ("inq_created", &Outcome::Created));
+        resolve_with(&persona, &guard, &config, Target::Me, user("bob"), Action::Session).await.unwrap();
+        let refused = resolve_with(&persona, &guard, &config, Target::Me, user("bob"), Action::Session).await.unwrap_err();
+        assert!(matches!(refused.error, Error::Throttled(Throttle::InquirySessions { .. })), "{refused:?}");
+        assert_eq!(refused.inquiry_id.as_deref(), Some("inq_created"));
+    });
+}
