@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::app::error::{Error, Throttle};
 use crate::app::guard_session::GuardSession;
 use crate::domain::ids::InquiryId;
-use crate::guard::ledger::{self, Answer, Claimant, LedgerKey, LedgerWrite, Step};
+use crate::guard::ledger::{self, Answer, Claimant, Entry, LedgerKey, LedgerWrite, Step};
 use crate::guard::{UnixMillis, Written};
 use crate::persona::calls::Invocation;
 use crate::persona::error::UpstreamError;
@@ -26,8 +26,10 @@ use crate::persona::retry::RetryPolicy;
 /// How a create ended.
 #[derive(Debug)]
 pub enum Created {
-    /// This invocation's create answered 201.
-    New(Box<CreatedDocument>),
+    /// This invocation's create answered 201. Its ledger write is left to the caller ([`record_created`]), to go
+    /// alongside the hand-out instead of before it; if it never lands, the next invocation takes the lease over
+    /// with the same key and Persona replays the 201 (24 h).
+    New(Box<CreatedDocument>, Option<PendingRecord>),
     /// The ledger names the inquiry an earlier (or concurrent) invocation created: read it again before anything
     /// is handed out.
     Recorded(InquiryId),
@@ -41,7 +43,15 @@ const CALLS_KEPT_FOR_THE_HAND_OUT: usize = 1;
 /// Time kept for what follows a create (the hand-out and the answer).
 const TIME_KEPT_FOR_THE_HAND_OUT: Duration = Duration::from_millis(800);
 
+/// The ledger write of a 201, for [`record_created`].
+#[derive(Debug)]
+pub struct PendingRecord(LedgerWrite);
+
+/// What the entry was when the caller read it already (in a round it had anyway): the first look is skipped.
+pub type Prefetched = Option<Option<Entry>>;
+
 /// Creates `body` under `key`'s ledger entry with the keys of `keys` (the same sequence with or without the guard).
+#[allow(clippy::too_many_arguments)] // the create's parts, each of a different kind
 pub async fn create_once<P: PersonaPort>(
     persona: &P,
     guard: &GuardSession,
@@ -50,13 +60,18 @@ pub async fn create_once<P: PersonaPort>(
     body: &CreateInquiry,
     keys: KeySequence,
     retry: &RetryPolicy,
+    mut prefetched: Prefetched,
 ) -> Result<Created, Error> {
     let holder = inv.holder_id().to_owned();
     let deadline = UnixMillis::now().plus(inv.remaining());
     let me = Claimant { holder: &holder, deadline };
     let mut fresh_server_errors = 0;
     loop {
-        let Some(entry) = guard.ledger_entry(&key).await else {
+        let entry = match prefetched.take() {
+            Some(entry) => Some(entry),
+            None => guard.ledger_entry(&key).await,
+        };
+        let Some(entry) = entry else {
             return walk(persona, inv, body, keys).await;
         };
         let attempt = match ledger::next_step(entry.as_ref(), UnixMillis::now(), &me) {
@@ -90,18 +105,21 @@ pub async fn create_once<P: PersonaPort>(
         let result = persona.create_inquiry(inv, body, keys.clone().held_at(attempt)).await;
         let answer = answer_of(&result, inv, calls_before);
         let will_retry = answer == Answer::ServerError && room_for_another_key(inv, retry);
-        if let Some(write) = ledger::after_answer(&me, attempt, answer, will_retry) {
+        let write = ledger::after_answer(&me, attempt, answer, will_retry);
+        let error = match result {
+            // The 201's write goes alongside the hand-out (the caller's `record_created`).
+            Ok(created) => return Ok(Created::New(Box::new(created), write.map(PendingRecord))),
+            Err(error) => error,
+        };
+        if let Some(write) = write {
             record(guard, &key, &write, inv).await;
         }
-        match result {
-            Ok(created) => return Ok(Created::New(Box::new(created))),
-            Err(_) if will_retry => {
-                // A fresh 5xx (the ledger knows this key was never answered before): back off like any retry.
-                fresh_server_errors += 1;
-                tokio::time::sleep(retry.backoff(fresh_server_errors, fastrand::f64())).await;
-            }
-            Err(error) => return Err(error.into()),
+        if !will_retry {
+            return Err(error.into());
         }
+        // A fresh 5xx (the ledger knows this key was never answered before): back off like any retry.
+        fresh_server_errors += 1;
+        tokio::time::sleep(retry.backoff(fresh_server_errors, fastrand::f64())).await;
     }
 }
 
@@ -112,7 +130,14 @@ async fn walk<P: PersonaPort>(
     body: &CreateInquiry,
     keys: KeySequence,
 ) -> Result<Created, Error> {
-    Ok(Created::New(Box::new(persona.create_inquiry(inv, body, keys).await?)))
+    Ok(Created::New(Box::new(persona.create_inquiry(inv, body, keys).await?), None))
+}
+
+/// Records a 201 in the ledger (retried: the ledger must name the inquiry).
+pub async fn record_created(guard: &GuardSession, key: &LedgerKey<'_>, pending: Option<PendingRecord>, inv: &Invocation) {
+    if let Some(PendingRecord(write)) = pending {
+        record(guard, key, &write, inv).await;
+    }
 }
 
 /// Writes the ledger transition of an answer; a 201's is retried, since the ledger must name the inquiry.

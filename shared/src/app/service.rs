@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::app::creation::{self, Created};
+use crate::app::creation::{self, Created, Prefetched};
 use crate::app::error::{About, Error, Failure, RequestError, Throttle};
 use crate::app::guard_session::GuardSession;
 use crate::app::lookup::{self, ListedInquiries};
@@ -376,8 +376,16 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
     /// its hand-out counted meanwhile: 4 sequential rounds for a found user.
     async fn hand_out_newest(&mut self, newest: InquiryFacts) -> Result<Resolution, Failure> {
         let (guard, counting, caller) = (self.guard, self.inv.branch(), self.caller_owner());
-        let (located, counted) =
-            tokio::join!(self.read(&newest.id), guard.count_session(&newest.id, caller, &counting));
+        // The GET and the hand-out after it; reserved (beyond the admitted plan, when the lists took more calls)
+        // while the GET runs, like the count.
+        let through_the_hand_out = u32::try_from(self.inv.calls_made() + 2).unwrap_or(u32::MAX);
+        let reserving = self.inv.branch();
+        let (located, counted, reserved) = tokio::join!(
+            self.read(&newest.id),
+            guard.count_session(&newest.id, caller, &counting),
+            reserving.reserve_up_to(through_the_hand_out),
+        );
+        reserved.map_err(|retry_after_seconds| Throttle::PersonaBudget { retry_after_seconds }).about(&newest.id)?;
         self.counted_newest = Some((newest.id.clone(), counted));
         let located = located?;
         // The list was checked already; the full document is checked again, and a mismatch names nothing.
@@ -438,7 +446,7 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
                     // Its sessions are used up: replaced through its ledger entry; the user continues on the new one.
                     HandOut::SessionCapReached => {
                         let previous = previous.cloned().unwrap_or_else(|| inquiry.id.clone());
-                        let replaced = Box::pin(self.replace(&inquiry, &previous)).await?;
+                        let replaced = Box::pin(self.replace(&inquiry, &previous, None)).await?;
                         Ok(Resolution { template_check, ..replaced })
                     }
                 }
@@ -446,7 +454,7 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
             // One hop: a successor that is outdated itself is the inquiry that gets replaced.
             (Decision::Recreate { .. }, Some(previous)) => {
                 let previous = previous.clone();
-                Box::pin(self.replace(&inquiry, &previous)).await
+                Box::pin(self.replace(&inquiry, &previous, None)).await
             }
             (Decision::Recreate { .. }, None) if found == Found::Presented => {
                 Box::pin(self.recreate(&inquiry, &template, owner.as_deref(), account_reference.as_deref())).await
@@ -454,7 +462,7 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
             // `/me`'s lists held every newer inquiry already: no successor search.
             (Decision::Recreate { .. }, None) => {
                 let previous = inquiry.id.clone();
-                Box::pin(self.replace(&inquiry, &previous)).await
+                Box::pin(self.replace(&inquiry, &previous, None)).await
             }
         }
     }
@@ -477,8 +485,8 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
             self.inv.reserve_up_to(replacement_calls(self.action)),
         );
         reserved.map_err(|retry_after_seconds| Throttle::PersonaBudget { retry_after_seconds }).about(&outdated.id)?;
-        if let Some(Some(Entry { state: EntryState::Done { inquiry_id, .. }, .. })) = entry {
-            return Box::pin(self.follow(&inquiry_id, &outdated.id)).await;
+        if let Some(Some(Entry { state: EntryState::Done { inquiry_id, .. }, .. })) = &entry {
+            return Box::pin(self.follow(inquiry_id, &outdated.id)).await;
         }
 
         if let Some(owner) = owner {
@@ -525,7 +533,8 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
             }
         }
         let previous = outdated.id.clone();
-        Box::pin(self.replace(outdated, &previous)).await
+        // The entry read above is the create's first look: no second read.
+        Box::pin(self.replace(outdated, &previous, entry)).await
     }
 
     /// The inquiry the ledger names as a replacement decides the same way as a successor (read again: it may have
@@ -539,7 +548,12 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
     }
 
     /// Creates the replacement of `outdated` through its ledger entry (once, ever) and hands it out.
-    async fn replace(&mut self, outdated: &InquiryFacts, previous: &InquiryId) -> Result<Resolution, Failure> {
+    async fn replace(
+        &mut self,
+        outdated: &InquiryFacts,
+        previous: &InquiryId,
+        prefetched: Prefetched,
+    ) -> Result<Resolution, Failure> {
         let template_id = template_of(outdated).about(&outdated.id)?.to_owned();
         let body = CreateInquiry::new(
             CreateInquiryAttributes {
@@ -553,17 +567,18 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
         );
         let keys = KeySequence::recreate(&outdated.id, &body);
         let key = LedgerKey::Recreate { outdated: &outdated.id };
-        let created = Box::pin(creation::create_once(self.persona, self.guard, self.inv, key, &body, keys, self.retry))
-            .await
-            .about(&outdated.id)?;
+        let create = creation::create_once(self.persona, self.guard, self.inv, key, &body, keys, self.retry, prefetched);
+        let created = Box::pin(create).await.about(&outdated.id)?;
         let (new_id, access) = match created {
-            Created::New(created) => {
+            Created::New(created, pending) => {
                 let new = InquiryFacts::from(&created.data);
                 let latest = created.latest_published_version_id();
-                let guard = self.guard;
-                let (access, ()) = tokio::join!(
+                let (guard, recording) = (self.guard, self.inv.branch());
+                // The ledger's record, the learned version and the hand-out don't wait for each other.
+                let (access, (), ()) = tokio::join!(
                     self.hand_out_new(&new, created.meta.session_token),
                     learn_version(guard, &template_id, &new, latest.as_deref()),
+                    creation::record_created(guard, &key, pending, &recording),
                 );
                 (new.id, access?)
             }
@@ -609,15 +624,16 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
         );
         let keys = KeySequence::create(template_id, owner, &body);
         let key = LedgerKey::FirstInquiry { template_id, owner };
-        let created = Box::pin(creation::create_once(self.persona, self.guard, self.inv, key, &body, keys, self.retry));
-        match created.await? {
-            Created::New(created) => {
+        let create = creation::create_once(self.persona, self.guard, self.inv, key, &body, keys, self.retry, None);
+        match Box::pin(create).await? {
+            Created::New(created, pending) => {
                 let new = InquiryFacts::from(&created.data);
                 let latest = created.latest_published_version_id();
-                let guard = self.guard;
-                let (access, ()) = tokio::join!(
+                let (guard, recording) = (self.guard, self.inv.branch());
+                let (access, (), ()) = tokio::join!(
                     self.hand_out_new(&new, created.meta.session_token),
                     learn_version(guard, template_id, &new, latest.as_deref()),
+                    creation::record_created(guard, &key, pending, &recording),
                 );
                 let access = access?;
                 Ok(Resolution { inquiry_id: new.id, outcome: Outcome::Created, template_check: TemplateCheck::Current, access })
@@ -711,10 +727,19 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
         status: &InquiryStatus,
         expires_in_seconds: Option<u32>,
     ) -> Result<Access, UpstreamError> {
-        // Persona refuses links for expired inquiries: those are resumed first.
+        // Persona refuses links for expired inquiries: those are resumed first, and the link's call (beyond the
+        // admitted plan) is reserved while the resume is under way instead of after it.
         if status == &InquiryStatus::Expired {
             let keys = self.inv.keys_for(Operation::Resume, inquiry_id);
-            self.persona.resume(self.inv, inquiry_id, keys).await?;
+            let reserving = self.inv.branch();
+            // This call and the link after it.
+            let through_the_link = u32::try_from(self.inv.calls_made() + 2).unwrap_or(u32::MAX);
+            let (resumed, reserved) = tokio::join!(
+                self.persona.resume(self.inv, inquiry_id, keys),
+                reserving.reserve_up_to(through_the_link),
+            );
+            resumed?;
+            reserved.map_err(|retry_after_seconds| UpstreamError::BudgetExhausted { retry_after_seconds })?;
         }
         let expires = expires_in_seconds.or(self.config.link_expires_in_seconds);
         let keys = self.inv.keys_for(Operation::GenerateOneTimeLink, inquiry_id);

@@ -230,15 +230,21 @@ impl GuardStore for Store {
 }
 
 /// The guard of a cold start: the table `table` through a client built from `sdk_config`, its connection
-/// opened now (one probe read within [`dynamo::CONNECT_BUDGET`]; a failure is logged once and every later
-/// operation fails open on its own), or — without a table — the in-process store, said in one warning line.
+/// opened in the background (one probe read within [`dynamo::CONNECT_BUDGET`]; a failure is logged once and every
+/// later operation fails open on its own), or — without a table — the in-process store, said in one warning line.
+/// Call it inside a Tokio runtime.
 pub async fn connect(sdk_config: &aws_config::SdkConfig, table: Option<&str>, limits: Limits) -> Guard {
     match table {
         Some(table) => {
             let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk_config), table);
-            if let Err(error) = store.open(dynamo::CONNECT_BUDGET).await {
-                tracing::warn!(%error, "guard table not reachable at init: limits pass and creates walk the key sequence until it answers");
-            }
+            // The connection opens in the background: init doesn't wait for the table (its answer adds nothing the
+            // first request needs before its admission, and a slow store must not lengthen every cold start).
+            let probe = store.clone();
+            tokio::spawn(async move {
+                if let Err(error) = probe.open(dynamo::CONNECT_BUDGET).await {
+                    tracing::warn!(%error, "guard table not reachable at init: limits pass and creates walk the key sequence until it answers");
+                }
+            });
             Guard::new(Store::Dynamo(store), limits)
         }
         None => {
