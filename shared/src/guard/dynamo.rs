@@ -128,6 +128,26 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// One counter's take-back: `n - add`, only where the counter exists (it was added to moments ago).
+    async fn take_back_one(&self, counter: &Counter) -> Result<(), GuardError> {
+        let expression = Expression::new("SET #n = #n - :add")
+            .when("attribute_exists(#n) AND #n >= :add")
+            .name("#n", "n")
+            .value(":add", n(u64::from(counter.add)));
+        let sent = expression
+            .apply_update_item(self.client.update_item().table_name(&self.table).key(PK, s(&counter.key)))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            // Already at its window's start (TTL, a new window): nothing to take back.
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(error) => Err(store_error("take_back", &error)),
+        }
+    }
+}
+
 impl GuardStore for DynamoStore {
     async fn add(&self, counters: &[Counter], _now: UnixMillis) -> Result<Counted, GuardError> {
         let mut rooms = Vec::with_capacity(counters.len());
@@ -143,6 +163,13 @@ impl GuardStore for DynamoStore {
             [one] => self.timed("add", self.add_one(one, rooms[0])).await,
             _ => self.timed("add", self.add_all(counters, &rooms)).await,
         }
+    }
+
+    async fn take_back(&self, counters: &[Counter], _now: UnixMillis) -> Result<(), GuardError> {
+        for counter in counters {
+            self.timed("take_back", self.take_back_one(counter)).await?;
+        }
+        Ok(())
     }
 
     async fn read_entry(&self, key: &str) -> Result<Option<Entry>, GuardError> {

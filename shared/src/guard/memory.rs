@@ -54,6 +54,16 @@ impl GuardStore for MemoryStore {
         Ok(Counted::All)
     }
 
+    async fn take_back(&self, counters: &[Counter], _now: UnixMillis) -> Result<(), GuardError> {
+        let mut items = self.items();
+        for counter in counters {
+            if let Some(Item::Counter { count, .. }) = items.get_mut(&counter.key) {
+                *count = count.saturating_sub(u64::from(counter.add));
+            }
+        }
+        Ok(())
+    }
+
     async fn read_entry(&self, key: &str) -> Result<Option<Entry>, GuardError> {
         match self.items().get(key) {
             Some(Item::Entry(entry)) => Ok(Some(entry.clone())),

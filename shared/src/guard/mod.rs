@@ -42,9 +42,7 @@ use std::time::Duration;
 use crate::domain::ids::InquiryId;
 use crate::domain::owner::Owner;
 
-pub use budget::{Admission, Limits, Refused};
-#[cfg(any(test, feature = "testing"))]
-pub use budget::Budget;
+pub use budget::{Admission, Budget, Limits, Refused};
 pub use dynamo::DynamoStore;
 pub use ledger::{Entry, LedgerKey, LedgerWrite};
 pub use memory::MemoryStore;
@@ -127,14 +125,41 @@ impl<S: GuardStore> Guard<S> {
         if let Some(never) = budget::never_fits(&counters) {
             return Err(Denied::Refused(never.refusal(now)));
         }
-        match self.store.add(&counters, now).await? {
-            Counted::All => Ok(()),
+        // The share is one hot item that every request writes: it stays out of the caller's own transaction (a
+        // transaction on a hot item meets TransactionConflict under load, and costs twice the writes) and is
+        // reserved in the same round trip, alongside it.
+        let (share, callers): (Vec<_>, Vec<_>) =
+            counters.into_iter().partition(|counter| counter.budget == Budget::PersonaCalls);
+        let (for_callers, for_share) = tokio::join!(self.add_all(&callers, now), self.add_all(&share, now));
+        match (for_callers, for_share) {
+            (Ok(None), Ok(None)) => Ok(()),
+            // Refused for its own limits: the share's calls stay reserved (reservations are never refunded).
+            (Ok(Some(refused)), _) => Err(Denied::Refused(refused)),
+            // Refused for the share: what the caller's counters counted is taken back, so a user retrying through
+            // a spent share doesn't use up their own minute or their inquiry's day.
+            (Ok(None), Ok(Some(refused))) => {
+                if let Err(error) = self.store.take_back(&callers, now).await {
+                    tracing::warn!(%error, "guard: could not take back a refused request's counts");
+                }
+                Err(Denied::Refused(refused))
+            }
+            (Err(error), _) | (_, Err(error)) => Err(Denied::Unavailable(error)),
+        }
+    }
+
+    /// Adds `counters` all or none; the refusal of the full one.
+    async fn add_all(&self, counters: &[budget::Counter], now: UnixMillis) -> Result<Option<Refused>, GuardError> {
+        if counters.is_empty() {
+            return Ok(None);
+        }
+        match self.store.add(counters, now).await? {
+            Counted::All => Ok(None),
             Counted::Full(index) => match counters.get(index) {
-                Some(full) => Err(Denied::Refused(full.refusal(now))),
-                None => Err(Denied::Unavailable(GuardError::Malformed {
+                Some(full) => Ok(Some(full.refusal(now))),
+                None => Err(GuardError::Malformed {
                     operation: "add",
                     problem: format!("refusal names counter {index} of {}", counters.len()),
-                })),
+                }),
             },
         }
     }
@@ -187,24 +212,32 @@ impl Store {
     }
 }
 
+// The SDK's futures are large: boxed, so a `Store` future (and every caller's frame) stays small.
 impl GuardStore for Store {
     async fn add(&self, counters: &[budget::Counter], now: UnixMillis) -> Result<Counted, GuardError> {
         match self {
-            Self::Dynamo(store) => store.add(counters, now).await,
+            Self::Dynamo(store) => Box::pin(store.add(counters, now)).await,
             Self::Memory(store) => store.add(counters, now).await,
+        }
+    }
+
+    async fn take_back(&self, counters: &[budget::Counter], now: UnixMillis) -> Result<(), GuardError> {
+        match self {
+            Self::Dynamo(store) => Box::pin(store.take_back(counters, now)).await,
+            Self::Memory(store) => store.take_back(counters, now).await,
         }
     }
 
     async fn read_entry(&self, key: &str) -> Result<Option<Entry>, GuardError> {
         match self {
-            Self::Dynamo(store) => store.read_entry(key).await,
+            Self::Dynamo(store) => Box::pin(store.read_entry(key)).await,
             Self::Memory(store) => store.read_entry(key).await,
         }
     }
 
     async fn write_entry(&self, key: &str, write: &LedgerWrite, now: UnixMillis) -> Result<Written, GuardError> {
         match self {
-            Self::Dynamo(store) => store.write_entry(key, write, now).await,
+            Self::Dynamo(store) => Box::pin(store.write_entry(key, write, now)).await,
             Self::Memory(store) => store.write_entry(key, write, now).await,
         }
     }
@@ -216,14 +249,14 @@ impl GuardStore for Store {
         until: UnixMillis,
     ) -> Result<(), GuardError> {
         match self {
-            Self::Dynamo(store) => store.remember_version(template_id, version_id, until).await,
+            Self::Dynamo(store) => Box::pin(store.remember_version(template_id, version_id, until)).await,
             Self::Memory(store) => store.remember_version(template_id, version_id, until).await,
         }
     }
 
     async fn current_versions(&self, template_id: &str, now: UnixMillis) -> Result<Vec<String>, GuardError> {
         match self {
-            Self::Dynamo(store) => store.current_versions(template_id, now).await,
+            Self::Dynamo(store) => Box::pin(store.current_versions(template_id, now)).await,
             Self::Memory(store) => store.current_versions(template_id, now).await,
         }
     }
@@ -285,6 +318,9 @@ mod tests {
     impl GuardStore for Broken {
         async fn add(&self, _: &[budget::Counter], _: UnixMillis) -> Result<Counted, GuardError> {
             Err(GuardError::Timeout { operation: "add", budget: Duration::from_millis(300) })
+        }
+        async fn take_back(&self, _: &[budget::Counter], _: UnixMillis) -> Result<(), GuardError> {
+            Err(GuardError::Store { operation: "take_back", message: "down".into() })
         }
         async fn read_entry(&self, _: &str) -> Result<Option<Entry>, GuardError> {
             Err(GuardError::Store { operation: "read_entry", message: "down".into() })

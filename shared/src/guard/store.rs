@@ -52,6 +52,10 @@ pub trait GuardStore {
     /// limit refuses the whole set (so a refused request consumes none of the others).
     async fn add(&self, counters: &[Counter], now: UnixMillis) -> Result<Counted, GuardError>;
 
+    /// Takes back what `add` counted of these counters (unconditionally, never below zero in effect: only what was
+    /// added is taken back) — for a request whose other budget refused it.
+    async fn take_back(&self, counters: &[Counter], now: UnixMillis) -> Result<(), GuardError>;
+
     /// The ledger entry at `key` (a consistent read), as stored (expired or not: `ledger.rs` decides).
     async fn read_entry(&self, key: &str) -> Result<Option<Entry>, GuardError>;
 
@@ -75,6 +79,10 @@ pub fn versions_key(template_id: &str) -> String {
 impl<S: GuardStore> GuardStore for &S {
     async fn add(&self, counters: &[Counter], now: UnixMillis) -> Result<Counted, GuardError> {
         (**self).add(counters, now).await
+    }
+
+    async fn take_back(&self, counters: &[Counter], now: UnixMillis) -> Result<(), GuardError> {
+        (**self).take_back(counters, now).await
     }
 
     async fn read_entry(&self, key: &str) -> Result<Option<Entry>, GuardError> {

@@ -690,3 +690,18 @@ fn me_counts_the_newest_hand_out_once_while_it_is_read_and_a_create_counts_its_o
         assert_eq!(refused.inquiry_id.as_deref(), Some("inq_created"));
     });
 }
+
+/// The SDK's futures are large; boxed where the guard's store and the service's steps await them, a request's
+/// future stays small, so the deep call chains of a replacement fit a worker thread's stack even unoptimised.
+#[test]
+fn a_requests_future_stays_small() {
+    let persona = MemoryPersona::new(vec![], vec![]);
+    let (config, guard) = (config(), guard(Limits::OFF));
+    let request = resolve_with(&persona, &guard, &config, Target::Me, user("alice"), Action::Session);
+    let size = std::mem::size_of_val(&request);
+    assert!(size < 8 * 1024, "a request's future is {size} bytes");
+    let admission = crate::guard::Admission { owner: None, inquiry: None, persona_calls: 2 };
+    let store = Guard::new(Store::Memory(MemoryStore::new()), Limits::OFF);
+    let admit = store.admit(&admission, crate::guard::UnixMillis(0));
+    assert!(std::mem::size_of_val(&admit) < 2 * 1024, "an admission's future is {} bytes", std::mem::size_of_val(&admit));
+}
