@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::app::creation::{self, Created, Prefetched};
+use crate::app::creation::{self, Created, PendingRecord, Prefetched};
 use crate::app::error::{About, Error, Failure, RequestError, Throttle};
 use crate::app::guard_session::GuardSession;
 use crate::app::lookup::{self, ListedInquiries};
@@ -24,7 +24,7 @@ use crate::persona::calls::{CallGate, Invocation};
 use crate::persona::error::UpstreamError;
 use crate::persona::idempotency::KeySequence;
 use crate::persona::list_filter::ListFilter;
-use crate::persona::model::{CreateInquiry, CreateInquiryAttributes, Inquiry};
+use crate::persona::model::{CreateInquiry, CreateInquiryAttributes, CreatedDocument, Inquiry};
 use crate::persona::operation::Operation;
 use crate::persona::port::PersonaPort;
 use crate::persona::retry::RetryPolicy;
@@ -570,18 +570,7 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
         let create = creation::create_once(self.persona, self.guard, self.inv, key, &body, keys, self.retry, prefetched);
         let created = Box::pin(create).await.about(&outdated.id)?;
         let (new_id, access) = match created {
-            Created::New(created, pending) => {
-                let new = InquiryFacts::from(&created.data);
-                let latest = created.latest_published_version_id();
-                let (guard, recording) = (self.guard, self.inv.branch());
-                // The ledger's record, the learned version and the hand-out don't wait for each other.
-                let (access, (), ()) = tokio::join!(
-                    self.hand_out_new(&new, created.meta.session_token),
-                    learn_version(guard, &template_id, &new, latest.as_deref()),
-                    creation::record_created(guard, &key, pending, &recording),
-                );
-                (new.id, access?)
-            }
+            Created::New(created, pending) => self.hand_out_created(&template_id, *created, pending, &key).await?,
             // Another invocation created it: read it again, it may be finished already (never re-verified).
             Created::Recorded(replacement) => {
                 let located = self.read(&replacement).await?;
@@ -627,16 +616,8 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
         let create = creation::create_once(self.persona, self.guard, self.inv, key, &body, keys, self.retry, None);
         match Box::pin(create).await? {
             Created::New(created, pending) => {
-                let new = InquiryFacts::from(&created.data);
-                let latest = created.latest_published_version_id();
-                let (guard, recording) = (self.guard, self.inv.branch());
-                let (access, (), ()) = tokio::join!(
-                    self.hand_out_new(&new, created.meta.session_token),
-                    learn_version(guard, template_id, &new, latest.as_deref()),
-                    creation::record_created(guard, &key, pending, &recording),
-                );
-                let access = access?;
-                Ok(Resolution { inquiry_id: new.id, outcome: Outcome::Created, template_check: TemplateCheck::Current, access })
+                let (inquiry_id, access) = self.hand_out_created(template_id, *created, pending, &key).await?;
+                Ok(Resolution { inquiry_id, outcome: Outcome::Created, template_check: TemplateCheck::Current, access })
             }
             // Created by an earlier request whose inquiry the lists don't show yet: it decides like a found one.
             Created::Recorded(first) => {
@@ -647,6 +628,26 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
                 self.decide_and_act(located, Found::Newest, None).await
             }
         }
+    }
+
+    /// After this invocation's create: the ledger's record, the learned version and the hand-out, which don't
+    /// wait for each other.
+    async fn hand_out_created(
+        &mut self,
+        template_id: &str,
+        created: CreatedDocument,
+        pending: Option<PendingRecord>,
+        key: &LedgerKey<'_>,
+    ) -> Result<(InquiryId, Access), Failure> {
+        let new = InquiryFacts::from(&created.data);
+        let latest = created.latest_published_version_id();
+        let (guard, recording) = (self.guard, self.inv.branch());
+        let (access, (), ()) = tokio::join!(
+            self.hand_out_new(&new, created.meta.session_token),
+            learn_version(guard, template_id, &new, latest.as_deref()),
+            creation::record_created(guard, key, pending, &recording),
+        );
+        Ok((new.id, access?))
     }
 
     /// The last step, the only one where the two functions differ. `counted`: the hand-out was counted at

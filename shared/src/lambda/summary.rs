@@ -106,22 +106,8 @@ impl<'a> InvocationSummary<'a> {
 mod tests {
     use super::*;
     use crate::app::error::Throttle;
-    use crate::ops::telemetry::{filter_for, json_subscriber_with};
-    use std::sync::{Arc, Mutex};
+    use crate::ops::telemetry::{filter_for, json_subscriber_with, Captured};
     use std::time::Duration;
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     /// The invocation line `emit` writes for an invocation whose guard failed open or not.
     fn invocation_line(guard_failed: bool) -> serde_json::Value {
@@ -136,7 +122,7 @@ mod tests {
         let writer = captured.clone();
         let subscriber = json_subscriber_with(move || writer.clone(), filter_for(Some("info"))).finish();
         tracing::subscriber::with_default(subscriber, || summary.emit());
-        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let text = captured.text();
         let mut lines = text.lines().map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap());
         let line = lines.find(|line| line["message"] == "invocation").expect("an invocation line");
         assert_eq!(line["error_code"], "creation_in_progress", "{line}");

@@ -105,23 +105,32 @@ where
         .with_writer(writer)
 }
 
+/// What a subscriber wrote, for the library's log tests.
+#[cfg(test)]
+#[derive(Clone, Default)]
+pub(crate) struct Captured(pub(crate) std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+#[cfg(test)]
+impl Captured {
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+#[cfg(test)]
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     /// What one event of each target and level writes under the filter for `requested`.
     fn logged(requested: &str) -> String {
@@ -149,8 +158,7 @@ mod tests {
             each_level!("tower::buffer");
             each_level!("some_new_dependency");
         });
-        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-        text
+        captured.text()
     }
 
     const THIRD_PARTY: [&str; 9] = [
@@ -219,7 +227,7 @@ mod tests {
             tracing::trace!(target: "lambda_runtime::layers::api_response", body = %event, "raw event");
             tracing::trace!(target: "persona_resume::lambda::handler", "handler trace");
         });
-        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let text = captured.text();
         assert!(text.contains("handler trace"), "our trace lines are kept: {text}");
         assert!(!text.contains(jwt) && !text.contains("raw event"), "{text}");
     }

@@ -194,15 +194,21 @@ pub struct InquiryDocument {
     pub included: Vec<IncludedResource>,
 }
 
+/// The latest published version of `inquiry`'s own template, when `included` holds the template and something is
+/// published.
+fn latest_published_version_in(inquiry: &Inquiry, included: &[IncludedResource]) -> Option<String> {
+    let template_id = inquiry.inquiry_template_id()?;
+    included
+        .iter()
+        .find(|resource| resource.is("inquiry-template", template_id))
+        .and_then(IncludedResource::latest_published_version_id)
+}
+
 impl InquiryDocument {
     /// The latest published version of the inquiry's own template, when Persona returned the template (it does not
     /// for sandbox keys) and something is published.
     pub fn latest_published_version_id(&self) -> Option<String> {
-        let template_id = self.data.inquiry_template_id()?;
-        self.included
-            .iter()
-            .find(|resource| resource.is("inquiry-template", template_id))
-            .and_then(IncludedResource::latest_published_version_id)
+        latest_published_version_in(&self.data, &self.included)
     }
 
     /// Whether Persona returned the inquiry's template at all (for the operator's diagnosis of `unavailable`).
@@ -352,11 +358,7 @@ pub struct CreatedDocument {
 impl CreatedDocument {
     /// The latest published version of the new inquiry's template, when Persona included the template.
     pub fn latest_published_version_id(&self) -> Option<String> {
-        let template_id = self.data.inquiry_template_id()?;
-        self.included
-            .iter()
-            .find(|resource| resource.is("inquiry-template", template_id))
-            .and_then(IncludedResource::latest_published_version_id)
+        latest_published_version_in(&self.data, &self.included)
     }
 }
 

@@ -9,6 +9,7 @@ use persona_resume::guard::{LedgerKey, LedgerWrite, UnixMillis};
 
 use crate::assertions::{assert_fingerprinted_key, assert_ok, assert_problem, assert_success};
 use crate::fake_persona::{Endpoint as PersonaOp, Fault, FaultKind, RequestRecord, DEFAULT_API_KEY};
+use crate::probe::join_all;
 use crate::rig::{
     http_api_event, Answer, Deployment,
     Function::{self, IssueLink, ResumeSession},
@@ -229,30 +230,6 @@ pub async fn the_deployments_share_caps_persona_calls_under_a_burst(rig: &Rig) {
         assert!(*elapsed < Duration::from_secs(10), "a refusal took {elapsed:?}");
     }
     println!("share of {SHARE}: {served} served, Persona calls per minute {per_minute:?}");
-}
-
-/// Every future polled on this task at once (the burst), their outputs in order.
-async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(value) => *output = Some(value),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().map(|o| o.expect("every future finished")).collect()
 }
 
 fn statuses(answers: &[(Answer, Duration)]) -> Vec<u16> {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use integration_tests::error::Result;
 use integration_tests::moto::{dynamodb_client, guard_table_definition, moto_server_path, Moto};
 use integration_tests::prism::running_in_ci;
+use integration_tests::probe::join_all;
 use persona_resume::domain::ids::InquiryId;
 use persona_resume::guard::budget::{Admission, Limits};
 use persona_resume::guard::{conformance, DynamoStore, Guard, GuardError, GuardStore, LedgerKey, UnixMillis};
@@ -107,30 +108,6 @@ async fn a_burst_from_two_containers_gets_exactly_the_share() -> Result<()> {
     );
     assert_eq!((admitted, refused), (5, 25), "20 calls / 4 per plan, the rest refused (none unavailable)");
     Ok(())
-}
-
-/// All at once on this task (the SDK sends them concurrently).
-async fn join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let mut pinned: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
-            if output.is_none() {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(value) => *output = Some(value),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().map(|o| o.expect("every future finished")).collect()
 }
 
 /// Every operation of a store that cannot work answers a `GuardError` within about its budget.
