@@ -64,8 +64,9 @@ else
     "${target}/debug/dev-gateway" serve >"${gateway_log}" 2>&1 &
 fi
 pids+=("$!")
-# moto takes a few seconds to start: up to a minute.
-for _ in $(seq 1 300); do
+# moto takes a few seconds to start, much longer on a busy machine (the gateway starts it before it listens): up to
+# three minutes.
+for _ in $(seq 1 900); do
     grep -q "^listening on" "${gateway_log}" 2>/dev/null && break
     kill -0 "${pids[0]}" 2>/dev/null || break
     sleep 0.2
