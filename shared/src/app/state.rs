@@ -105,6 +105,7 @@ impl AppState {
             Transport::new(http, &config.persona_api_base_url, &config.persona_version, keys, RetryPolicy::default())
                 .map_err(StartupError::Client)?;
         let persona = PersonaClient::new(transport);
+        guard.open_in_background();
         let (guard, retry) = (Arc::new(guard), RetryPolicy::default());
         Ok(Self { config, persona, guard, retry, pre_dial, cold: AtomicBool::new(true) })
     }

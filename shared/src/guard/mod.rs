@@ -195,6 +195,24 @@ impl<S: GuardStore> Guard<S> {
     }
 }
 
+impl Guard<Store> {
+    /// Opens the table's connection in the background (one probe read within [`dynamo::CONNECT_BUDGET`]; a failure is
+    /// logged once, and every later operation fails open on its own). Called last at init: the probe's work (signing,
+    /// the round trip) then overlaps the runtime's wait for the first event instead of lengthening the cold start,
+    /// and the first admission finds the connection open. Call it inside a Tokio runtime.
+    pub fn open_in_background(&self) {
+        if let Store::Dynamo(store) = &self.store {
+            let probe = store.clone();
+            tokio::spawn(async move {
+                if let Err(error) = probe.open(dynamo::CONNECT_BUDGET).await {
+                    tracing::warn!(%error, "guard table not reachable at init: limits pass and creates walk the key sequence until it answers");
+                }
+            });
+        }
+    }
+
+}
+
 /// The store a deployment runs on: the table, or the in-process store without `GUARD_TABLE`.
 #[derive(Debug)]
 pub enum Store {
@@ -262,22 +280,12 @@ impl GuardStore for Store {
     }
 }
 
-/// The guard of a cold start: the table `table` through a client built from `sdk_config`, its connection
-/// opened in the background (one probe read within [`dynamo::CONNECT_BUDGET`]; a failure is logged once and every
-/// later operation fails open on its own), or — without a table — the in-process store, said in one warning line.
-/// Call it inside a Tokio runtime.
+/// The guard of a cold start: the table `table` through a client built from `sdk_config` (its connection opened by
+/// [`Guard::open_in_background`]), or — without a table — the in-process store, said in one warning line.
 pub async fn connect(sdk_config: &aws_config::SdkConfig, table: Option<&str>, limits: Limits) -> Guard {
     match table {
         Some(table) => {
             let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk_config), table);
-            // The connection opens in the background: init doesn't wait for the table (its answer adds nothing the
-            // first request needs before its admission, and a slow store must not lengthen every cold start).
-            let probe = store.clone();
-            tokio::spawn(async move {
-                if let Err(error) = probe.open(dynamo::CONNECT_BUDGET).await {
-                    tracing::warn!(%error, "guard table not reachable at init: limits pass and creates walk the key sequence until it answers");
-                }
-            });
             Guard::new(Store::Dynamo(store), limits)
         }
         None => {
