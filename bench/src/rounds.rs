@@ -7,7 +7,6 @@
 //! guard round trip before Persona"), and the overhead beyond the rounds (p50 − rounds × RTT).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -20,7 +19,7 @@ use integration_tests::runtime_api::{FunctionOptions, FunctionProcess};
 use persona_resume::Function;
 use serde_json::Value;
 
-use crate::delay_proxy::{DelayProxy, Exchange};
+use crate::delay_proxy::{socket_addr, DelayProxy, Exchange};
 use crate::measure::{median, percentile, DEADLINE};
 
 pub struct Settings {
@@ -218,13 +217,6 @@ fn seed(fake: &FakePersona, template: &Template, status: &str, owner: &str, reda
 }
 
 /// `host:port` of an `http://host:port` URL.
-fn socket_addr(url: &str) -> Result<SocketAddr> {
-    let url = url::Url::parse(url)?;
-    let host = url.host_str().ok_or("no host")?;
-    let port = url.port_or_known_default().ok_or("no port")?;
-    Ok(format!("{host}:{port}").parse()?)
-}
-
 /// Runs the round-trip bench; returns the Markdown report.
 pub async fn run(settings: &Settings, moto: &Moto, fake: &FakePersona, secret_arn: &str) -> Result<String> {
     let load_before = crate::report::loadavg();
