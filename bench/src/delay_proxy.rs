@@ -33,6 +33,8 @@ pub struct Exchange {
     pub sent: Instant,
     /// When the answer's last bytes left the proxy (the client got it); `None`: no answer yet.
     pub answered: Option<Instant>,
+    /// When the client closed the connection with no answer yet: it gave up waiting (its own timeout).
+    pub abandoned: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -171,13 +173,23 @@ fn connection(client: TcpStream, upstream: SocketAddr, rtt: Duration, accepted: 
                 if cursor.answered {
                     let mut log = lock(&request_log);
                     let sent = first_sent.take().map_or(arrived, |accepted| accepted.min(arrived));
-                    log.exchanges.push(Exchange { sent, answered: None });
+                    log.exchanges.push(Exchange { sent, answered: None, abandoned: None });
                     cursor.current = Some((log.generation, log.exchanges.len() - 1));
                     cursor.answered = false;
                 }
             }
             if due.send((arrived.max(handshake_done) + rtt, buffer[..n].to_vec())).is_err() {
                 break;
+            }
+        }
+        // The client closed its side: a request it sent and got no answer to, it gave up on.
+        let cursor = lock_cursor(&request_cursor);
+        if let (false, Some((generation, index))) = (cursor.answered, cursor.current) {
+            let mut log = lock(&request_log);
+            if log.generation == generation {
+                if let Some(exchange) = log.exchanges.get_mut(index) {
+                    exchange.abandoned = Some(Instant::now());
+                }
             }
         }
     });

@@ -213,7 +213,7 @@ async fn main() -> Result<()> {
             *value = guard.url_for(&moto.endpoint_url())?;
         }
     }
-    let services = measure::Services { fake: &fake, guard: &guard };
+    let services = measure::Services { fake: &fake, guard: &guard, moto: &moto };
     let options = |name: &str, extra: &[(&str, &str)]| -> Result<FunctionOptions> {
         let extra = extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
         Ok(FunctionOptions::new(release_binary(name)?).function_name(name).envs(env.clone()).envs(extra))

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use integration_tests::error::Result;
 use integration_tests::fake_persona::FakePersona;
+use integration_tests::moto::Moto;
+use integration_tests::rig::GUARD_TABLE_NAME;
 use integration_tests::runtime_api::{FunctionOptions, FunctionProcess, InvokeOutcome};
 use serde_json::Value;
 
@@ -29,6 +31,19 @@ pub struct Subject<'a> {
 pub struct Services<'a> {
     pub fake: &'a FakePersona,
     pub guard: &'a DelayProxy,
+    pub moto: &'a Moto,
+}
+
+/// Warm invocations between two emptyings of the guard's table (not timed).
+const WARM_PER_TABLE: usize = 100;
+
+/// Deletes the guard's table and makes it again, empty. Moto copies every table on each transaction: its time
+/// grows with the items earlier requests left (past the guard's 1 s budget after a few thousand), and its CPU
+/// with it, which the function then shares.
+pub async fn empty_guard_table(moto: &Moto) -> Result<()> {
+    let client = integration_tests::moto::dynamodb_client(&moto.endpoint_url());
+    client.delete_table().table_name(GUARD_TABLE_NAME).send().await.map_err(|e| format!("delete_table: {e:?}"))?;
+    moto.create_guard_table(GUARD_TABLE_NAME).await
 }
 
 /// One invocation: its latency and the part of it spent outside the fake Persona and the guard's store.
@@ -40,6 +55,8 @@ pub struct Sample {
     pub overhead: Duration,
     pub persona_calls: usize,
     pub guard_requests: usize,
+    /// Guard requests the function gave up on (moto slower than the guard's operation budget: failed open).
+    pub guard_given_up: usize,
 }
 
 #[derive(Debug, Default)]
@@ -55,10 +72,12 @@ pub struct Measurements {
 }
 
 /// The time the guard's store was working for the invocation: the union of its requests' intervals, each from the
-/// request's first byte at the proxy to its answer's last (moto's HTTP server and its work, and loopback). A
-/// request still unanswered when the invocation answered was not waited for, and counts nothing.
+/// request's first byte at the proxy to its answer's last (moto's HTTP server and its work, and loopback), or to
+/// the function giving up on it (the guard's operation budget: then it fails open). A request still in flight
+/// when the invocation answered was not waited for, and counts nothing.
 pub fn guard_time(exchanges: &[Exchange]) -> Duration {
-    let mut spans: Vec<_> = exchanges.iter().filter_map(|e| e.answered.map(|answered| (e.sent, answered))).collect();
+    let mut spans: Vec<_> =
+        exchanges.iter().filter_map(|e| e.answered.or(e.abandoned).map(|ended| (e.sent, ended))).collect();
     spans.sort_unstable();
     let mut total = Duration::ZERO;
     let mut open: Option<(std::time::Instant, std::time::Instant)> = None;
@@ -96,6 +115,7 @@ pub async fn invoke(process: &FunctionProcess, subject: &Subject<'_>, services: 
         overhead: outcome.latency.saturating_sub(persona_time + guard_time),
         persona_calls: requests.len(),
         guard_requests: guard.exchanges.len(),
+        guard_given_up: guard.exchanges.iter().filter(|e| e.answered.is_none() && e.abandoned.is_some()).count(),
     })
 }
 
@@ -134,7 +154,10 @@ pub async fn warm(
     into: &mut Measurements,
 ) -> Result<()> {
     into.warm.reserve(count);
-    for _ in 0..count {
+    for n in 0..count {
+        if n % WARM_PER_TABLE == 0 {
+            empty_guard_table(services.moto).await?;
+        }
         into.warm.push(invoke(process, subject, services).await?);
     }
     into.peak_rss_kb = process.peak_rss_kb()?;

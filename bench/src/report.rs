@@ -162,13 +162,28 @@ pub fn render(
          fake Persona's own handling time of that invocation's requests (its request log, cleared per invocation) \
          and minus the guard store's time: the functions (and the floors, for their secret read) reach moto through \
          a proxy of zero added delay that logs every request, and the union of the intervals from a guard request's \
-         first byte at the proxy (a fresh connection's: its accept) to its answer's last is subtracted (moto's HTTP \
-         server and work, in Python, and loopback; on this path the guard's admission write precedes the Persona \
-         calls, so the two never overlap); a request still unanswered when the function answered counts nothing. \
-         For the floors, the latency. The first invocation of each fresh process is not among the warm ones. The \
+         first byte at the proxy (a fresh connection's: its accept) to its answer's last, or to the function giving \
+         up on it (the guard's 1 s operation budget, then it fails open), is subtracted (moto's HTTP server and \
+         work, in Python, and loopback; on this path the guard's admission write precedes the Persona calls, so \
+         the two never overlap); a request still in flight when the function answered counts nothing. \
+         For the floors, the latency. The guard's table is emptied (untimed) before every 100 warm invocations: moto \
+         copies every table on each transaction, so its time and CPU grow with the items left by earlier requests \
+         (past the guard's 1 s budget after a few thousand). The first invocation of each fresh process is not among \
+         the warm ones. The \
          function's own work, with the round trips' count, is in [results-rounds.md](results-rounds.md).\n"
     );
 
+    for (subject, m) in subjects.iter().zip(results) {
+        let given_up: usize = m.first.iter().chain(&m.warm).map(|s| s.guard_given_up).sum();
+        if given_up > 0 {
+            let _ = writeln!(
+                w,
+                "{}: {given_up} guard requests outlived the guard's operation budget (moto slower than 1 s) and \
+                 failed open.\n",
+                subject.name
+            );
+        }
+    }
     let _ = writeln!(w, "## Targets\n");
     let find = |name: &str| subjects.iter().position(|s| s.name == name);
     let secret_floor = find("secret-floor").map(|i| median(&results[i].cold_starts));
