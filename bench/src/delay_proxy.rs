@@ -11,7 +11,10 @@
 //!
 //! An exchange is one request and its answer on one connection (HTTP/1.1, no pipelining: both clients wait for
 //! an answer before they send again): it starts with the first client bytes after an answer (or on a fresh
-//! connection) and ends with the last answer bytes before the next request.
+//! connection) and ends with the last answer bytes before the next request. Without the handshake (moto: a
+//! connection per request, written to right after the client's connect) a connection's first exchange starts when
+//! the connection was accepted: the proxy's own thread starts and upstream dial before it reads are the bench's
+//! time, not the client's. With `rtt` zero the proxy only logs: the existing mode times the guard's requests so.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -30,6 +33,8 @@ pub struct Exchange {
     pub sent: Instant,
     /// When the answer's last bytes left the proxy (the client got it); `None`: no answer yet.
     pub answered: Option<Instant>,
+    /// When the client closed the connection with no answer yet: it gave up waiting (its own timeout).
+    pub abandoned: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -54,6 +59,14 @@ pub struct Taken {
     pub connections: usize,
 }
 
+/// The address a `http://host:port` URL names (the service a proxy stands in front of).
+pub fn socket_addr(url: &str) -> Result<SocketAddr> {
+    let url = url::Url::parse(url)?;
+    let host = url.host_str().ok_or("no host")?;
+    let port = url.port_or_known_default().ok_or("no port")?;
+    Ok(format!("{host}:{port}").parse()?)
+}
+
 impl DelayProxy {
     /// Listens on 127.0.0.1 (a free port) and forwards every connection to `upstream`, `rtt` later.
     pub fn start(upstream: SocketAddr, rtt: Duration, handshake: bool) -> Result<Self> {
@@ -68,7 +81,11 @@ impl DelayProxy {
                     return;
                 }
                 let Ok(client) = client else { continue };
-                let accepted = if handshake { Instant::now() } else { Instant::now() - rtt };
+                let now = Instant::now();
+                let accepted = Accepted {
+                    handshake_done: if handshake { now + rtt } else { now },
+                    first_sent: (!handshake).then_some(now),
+                };
                 lock(&accept_log).connections += 1;
                 let log = Arc::clone(&accept_log);
                 let _ = thread::Builder::new()
@@ -108,6 +125,15 @@ fn lock(log: &Mutex<Log>) -> std::sync::MutexGuard<'_, Log> {
     log.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// When a connection was accepted, as its forwarding and its log see it.
+#[derive(Clone, Copy)]
+struct Accepted {
+    /// No chunk is forwarded before it (the handshake's round, when charged).
+    handshake_done: Instant,
+    /// The first exchange's `sent`, when the client writes right after connecting (no handshake charged).
+    first_sent: Option<Instant>,
+}
+
 /// Which exchange of the shared log this connection is on, and whether an answer has come since its request.
 struct Cursor {
     /// The log's generation and the index in it.
@@ -115,7 +141,7 @@ struct Cursor {
     answered: bool,
 }
 
-fn connection(client: TcpStream, upstream: SocketAddr, rtt: Duration, accepted: Instant, log: Arc<Mutex<Log>>) {
+fn connection(client: TcpStream, upstream: SocketAddr, rtt: Duration, accepted: Accepted, log: Arc<Mutex<Log>>) {
     let Ok(server) = TcpStream::connect(upstream) else {
         let _ = client.shutdown(Shutdown::Both);
         return;
@@ -130,10 +156,11 @@ fn connection(client: TcpStream, upstream: SocketAddr, rtt: Duration, accepted: 
 
     // Client → service: a reader stamps each chunk, a writer forwards it at its due time.
     let (due, delayed) = mpsc::channel::<(Instant, Vec<u8>)>();
-    let handshake_done = accepted + rtt;
+    let handshake_done = accepted.handshake_done;
     let (request_log, request_cursor) = (Arc::clone(&log), Arc::clone(&cursor));
     let reader = thread::spawn(move || {
         let mut client_in = client_in;
+        let mut first_sent = accepted.first_sent;
         let mut buffer = vec![0u8; 64 * 1024];
         loop {
             let n = match client_in.read(&mut buffer) {
@@ -145,13 +172,24 @@ fn connection(client: TcpStream, upstream: SocketAddr, rtt: Duration, accepted: 
                 let mut cursor = lock_cursor(&request_cursor);
                 if cursor.answered {
                     let mut log = lock(&request_log);
-                    log.exchanges.push(Exchange { sent: arrived, answered: None });
+                    let sent = first_sent.take().map_or(arrived, |accepted| accepted.min(arrived));
+                    log.exchanges.push(Exchange { sent, answered: None, abandoned: None });
                     cursor.current = Some((log.generation, log.exchanges.len() - 1));
                     cursor.answered = false;
                 }
             }
             if due.send((arrived.max(handshake_done) + rtt, buffer[..n].to_vec())).is_err() {
                 break;
+            }
+        }
+        // The client closed its side: a request it sent and got no answer to, it gave up on.
+        let cursor = lock_cursor(&request_cursor);
+        if let (false, Some((generation, index))) = (cursor.answered, cursor.current) {
+            let mut log = lock(&request_log);
+            if log.generation == generation {
+                if let Some(exchange) = log.exchanges.get_mut(index) {
+                    exchange.abandoned = Some(Instant::now());
+                }
             }
         }
     });

@@ -291,7 +291,8 @@ pub fn render(rows: &[Row], rounds: usize, warm: usize, idle: usize, load_before
     out.push_str("## Lambda-like mode: Persona over TLS, CPU capped after init (issue #14)\n\n");
     out.push_str(
         "What users feel, Persona and the guard's table at a round-trip time each, row by row: \
-         [results-rounds.md](results-rounds.md).\n\n",
+         [results-rounds.md](results-rounds.md). Cold start against the floors, and the warm overhead less both \
+         Persona's and the guard store's own time: [results.md](results.md).\n\n",
     );
     out.push_str(&format!(
         "Each process initialised at full CPU, then moved into a cgroup v1 `cpu` group of its own with \

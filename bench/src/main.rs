@@ -8,7 +8,8 @@
 //! and `secret-floor` (that plus one Secrets Manager read at cold start) — then drives each binary through the
 //! Lambda Runtime API with moto holding the secret and the fake Persona answering, and reports cold start,
 //! first and warm invocation latency, the function's own overhead (latency minus the fake's handling time of
-//! that invocation's calls), peak RSS, binary and package size, and Persona calls per decision-table row, with
+//! that invocation's calls and the time its guard requests were in flight to moto, logged by a proxy of zero
+//! delay), peak RSS, binary and package size, and Persona calls per decision-table row, with
 //! PASS/FAIL against the targets of issue #6. The table goes to stdout and `bench/results.md`.
 //!
 //! Flags: `--no-build` (measure what is in `target/release`), `--cold N` (fresh processes per binary, default
@@ -50,6 +51,7 @@ use integration_tests::runtime_api::{FunctionOptions, FunctionProcess};
 use persona_resume::Function;
 use serde_json::json;
 
+use crate::delay_proxy::{socket_addr, DelayProxy};
 use crate::measure::Subject;
 
 struct Args {
@@ -196,16 +198,26 @@ async fn main() -> Result<()> {
     // The guard's admission write on every request, but no owner limit: the warm runs repeat one owner.
     env.push(("REQUESTS_PER_OWNER_PER_MINUTE".into(), "0".into()));
     env.push(("PERSONA_CALLS_PER_MINUTE".into(), "1000000".into()));
-    let options = |name: &str, extra: &[(&str, &str)]| -> Result<FunctionOptions> {
-        let extra = extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
-        Ok(FunctionOptions::new(release_binary(name)?).function_name(name).envs(env.clone()).envs(extra))
-    };
     if args.lambda {
         lambda_like(&args, &fake, &env, &pending, owner).await?;
     }
     if !args.existing {
         return Ok(());
     }
+
+    // The guard's store timed like Persona: the functions reach moto through a proxy of zero delay that logs every
+    // request (the floors' secret read goes through it too, so the cold starts compare alike).
+    let guard = DelayProxy::start(socket_addr(&moto.endpoint_url())?, Duration::ZERO, false)?;
+    for (name, value) in &mut env {
+        if name == "AWS_ENDPOINT_URL" {
+            *value = guard.url_for(&moto.endpoint_url())?;
+        }
+    }
+    let services = measure::Services { fake: &fake, guard: &guard, moto: &moto };
+    let options = |name: &str, extra: &[(&str, &str)]| -> Result<FunctionOptions> {
+        let extra = extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        Ok(FunctionOptions::new(release_binary(name)?).function_name(name).envs(env.clone()).envs(extra))
+    };
 
     let subject = |name: &str, endpoint: Function, calls_persona: bool| -> Result<Subject<'_>> {
         let pending = &pending;
@@ -227,10 +239,10 @@ async fn main() -> Result<()> {
     ];
 
     eprintln!("bench: {} cold starts per binary", args.cold);
-    let (mut results, kept) = measure::cold_and_first(&subjects, &fake, args.cold).await?;
+    let (mut results, kept) = measure::cold_and_first(&subjects, &services, args.cold).await?;
     for ((process, subject), result) in kept.iter().zip(&subjects).zip(results.iter_mut()) {
         eprintln!("bench: {} warm invocations of {}", args.warm, subject.name);
-        measure::warm(process, subject, &fake, args.warm, result).await?;
+        measure::warm(process, subject, &services, args.warm, result).await?;
     }
 
     eprintln!("bench: Persona calls per decision-table row");

@@ -126,17 +126,18 @@ pub fn render(
     let _ = writeln!(
         w,
         "| binary | cold start p50 (min–max) | first invocation p50 | warm p50 | warm p99 | overhead p50 | overhead p99 | \
-         Persona calls / invocation | peak RSS | stripped binary | zip package |"
+         Persona calls / invocation | guard requests / invocation | peak RSS | stripped binary | zip package |"
     );
-    let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(w, "|---|---|---|---|---|---|---|---|---|---|---|---|");
     for ((subject, m), artifact) in subjects.iter().zip(results).zip(artifacts) {
         let cold = &m.cold_starts;
         let min = cold.iter().min().copied().unwrap_or_default();
         let max = cold.iter().max().copied().unwrap_or_default();
         let calls = m.warm.first().map_or(0, |s| s.persona_calls);
+        let guard_requests = median(&m.warm.iter().map(|s| s.guard_requests).collect::<Vec<_>>());
         let _ = writeln!(
             w,
-            "| {} | {} ({}–{}) | {} | {} | {} | {} | {} | {} | {} | {} ({} B) | {} |",
+            "| {} | {} ({}–{}) | {} | {} | {} | {} | {} | {} | {} | {} | {} ({} B) | {} |",
             subject.name,
             ms(median(cold)),
             ms(min),
@@ -147,6 +148,7 @@ pub fn render(
             ms(median(&overheads(&m.warm))),
             ms(percentile(&overheads(&m.warm), 99.0)),
             calls,
+            guard_requests,
             mb(m.peak_rss_kb * 1024),
             mb(artifact.stripped_bytes),
             artifact.stripped_bytes,
@@ -157,10 +159,31 @@ pub fn render(
         w,
         "\nCold start: process spawn → its first Runtime API `next` (the functions and `secret-floor` read the secret \
          from moto). Latency: event handed over → response received by the Runtime API. Overhead: latency minus the \
-         fake Persona's own handling time of that invocation's requests (its request log, cleared per invocation); \
-         for the floors, the latency. The first invocation of each fresh process is not among the warm ones.\n"
+         fake Persona's own handling time of that invocation's requests (its request log, cleared per invocation) \
+         and minus the guard store's time: the functions (and the floors, for their secret read) reach moto through \
+         a proxy of zero added delay that logs every request, and the union of the intervals from a guard request's \
+         first byte at the proxy (a fresh connection's: its accept) to its answer's last, or to the function giving \
+         up on it (the guard's 1 s operation budget, then it fails open), is subtracted (moto's HTTP server and \
+         work, in Python, and loopback; on this path the guard's admission write precedes the Persona calls, so \
+         the two never overlap); a request still in flight when the function answered counts nothing. \
+         For the floors, the latency. The guard's table is emptied (untimed) before every 100 warm invocations: moto \
+         copies every table on each transaction, so its time and CPU grow with the items left by earlier requests \
+         (past the guard's 1 s budget after a few thousand). The first invocation of each fresh process is not among \
+         the warm ones. The \
+         function's own work, with the round trips' count, is in [results-rounds.md](results-rounds.md).\n"
     );
 
+    for (subject, m) in subjects.iter().zip(results) {
+        let given_up: usize = m.first.iter().chain(&m.warm).map(|s| s.guard_given_up).sum();
+        if given_up > 0 {
+            let _ = writeln!(
+                w,
+                "{}: {given_up} guard requests outlived the guard's operation budget (moto slower than 1 s) and \
+                 failed open.\n",
+                subject.name
+            );
+        }
+    }
     let _ = writeln!(w, "## Targets\n");
     let find = |name: &str| subjects.iter().position(|s| s.name == name);
     let secret_floor = find("secret-floor").map(|i| median(&results[i].cold_starts));
