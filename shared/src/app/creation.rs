@@ -66,10 +66,22 @@ pub async fn create_once<P: PersonaPort>(
     let deadline = UnixMillis::now().plus(inv.remaining());
     let me = Claimant { holder: &holder, deadline };
     let mut fresh_server_errors = 0;
+    // The create and the hand-out after it, reserved while the entry is read (no round trip of their own); a
+    // caller that reserved already (a prefetched entry) asks nothing more here.
+    let mut reserve_through = match prefetched {
+        Some(_) => None,
+        None => Some(u32::try_from(inv.calls_made() + 2).unwrap_or(u32::MAX)),
+    };
     loop {
-        let entry = match prefetched.take() {
-            Some(entry) => Some(entry),
-            None => guard.ledger_entry(&key).await,
+        let entry = match (prefetched.take(), reserve_through.take()) {
+            (Some(entry), _) => Some(entry),
+            (None, Some(through)) => {
+                let reserving = inv.branch();
+                let (entry, reserved) = tokio::join!(guard.ledger_entry(&key), reserving.reserve_up_to(through));
+                reserved.map_err(|retry_after_seconds| Throttle::PersonaBudget { retry_after_seconds })?;
+                entry
+            }
+            (None, None) => guard.ledger_entry(&key).await,
         };
         let Some(entry) = entry else {
             return walk(persona, inv, body, keys).await;
