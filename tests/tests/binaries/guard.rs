@@ -6,23 +6,13 @@
 use std::time::{Duration, Instant};
 
 use integration_tests::error::Result;
-use integration_tests::moto::{dynamodb_client, guard_table_definition, moto_server_path, Moto};
-use integration_tests::prism::running_in_ci;
+use integration_tests::moto::{dynamodb_client, guard_table_definition, Moto};
 use integration_tests::probe::join_all;
 use persona_resume::domain::ids::InquiryId;
 use persona_resume::guard::budget::{Admission, Limits};
 use persona_resume::guard::{conformance, DynamoStore, Guard, GuardError, GuardStore, LedgerKey, UnixMillis};
 
-fn moto_or_skip(test_name: &str) -> bool {
-    match moto_server_path() {
-        Ok(_) => true,
-        Err(e) if running_in_ci() => panic!("{test_name}: {e}"),
-        Err(e) => {
-            eprintln!("SKIPPED {test_name}: {e}");
-            false
-        }
-    }
-}
+use crate::moto::moto_or_skip;
 
 #[test]
 fn the_template_defines_one_string_key_on_demand_with_ttl() -> Result<()> {

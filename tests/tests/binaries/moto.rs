@@ -5,7 +5,7 @@ use integration_tests::error::Result;
 use integration_tests::moto::{moto_server_path, sdk_client, Moto};
 use integration_tests::prism::running_in_ci;
 
-fn moto_or_skip(test_name: &str) -> bool {
+pub(crate) fn moto_or_skip(test_name: &str) -> bool {
     match moto_server_path() {
         Ok(_) => true,
         Err(e) if running_in_ci() => panic!("{test_name}: {e}"),
