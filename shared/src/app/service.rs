@@ -161,6 +161,14 @@ fn replacement_calls(action: Action) -> u32 {
     }
 }
 
+/// A create and the hand-out after it: the create's own session token serves resume-session; a link is one more.
+fn create_and_hand_out_calls(action: Action) -> usize {
+    match action {
+        Action::Session => 1,
+        Action::Link { .. } => 2,
+    }
+}
+
 /// What a hand-out came to.
 enum HandOut {
     Access(Access),
@@ -301,16 +309,33 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
     }
 
     /// The template check with what creation gave: the guard's set is read only when the latest published
-    /// version alone calls the inquiry outdated.
-    async fn check(&self, inquiry: &InquiryFacts, template: &mut TemplateFacts) -> TemplateCheck {
+    /// version alone calls the inquiry outdated. `with_ledger`: an inquiry that would be replaced through its
+    /// ledger entry has that entry read beside the set — the same round trip, not one more once it is outdated.
+    async fn check(
+        &self,
+        inquiry: &InquiryFacts,
+        template: &mut TemplateFacts,
+        with_ledger: bool,
+    ) -> (TemplateCheck, Option<Prefetched>) {
         let check = policy::check_template(inquiry, template);
-        if check != TemplateCheck::Outdated {
-            return check;
-        }
-        if let Some(template_id) = &inquiry.template_id {
-            template.created_recently = self.guard.current_versions(template_id).await;
-        }
-        policy::check_template(inquiry, template)
+        let Some(template_id) = inquiry.template_id.as_deref().filter(|_| check == TemplateCheck::Outdated) else {
+            return (check, None);
+        };
+        let key = LedgerKey::Recreate { outdated: &inquiry.id };
+        // Read even when the set then says current (a read beside another costs no time).
+        let entry = async { if with_ledger { Some(self.guard.ledger_entry(&key).await) } else { None } };
+        let (versions, entry) = tokio::join!(self.guard.current_versions(template_id), entry);
+        template.created_recently = versions;
+        (policy::check_template(inquiry, template), entry)
+    }
+
+    /// Reserves what a create and its hand-out still need beyond the invocation's reservation — nothing, and no
+    /// round trip, when the admitted plan covers them. Before a create whose ledger entry was read already (a
+    /// create that reads its own entry reserves beside that read).
+    async fn reserve_create_and_hand_out(&self) -> Result<(), Throttle> {
+        let through = self.inv.calls_made() + create_and_hand_out_calls(self.action);
+        let through = u32::try_from(through).unwrap_or(u32::MAX);
+        self.inv.reserve_up_to(through).await.map_err(|retry_after_seconds| Throttle::PersonaBudget { retry_after_seconds })
     }
 
     /// `/me` (docs/design.md, "Returning users"): both sources merged — the user's own reference id, and their
@@ -326,13 +351,16 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
         let no_accounts = KnownAccounts::default();
         let owned_by_reference = Counting::for_user(owner, &no_accounts, trusted_tag);
 
-        // Round 1: the reference list and the account lookup don't depend on each other.
+        // Round 1: the reference list and the account lookup don't depend on each other; nor does the ledger
+        // entry of this user's first inquiry, read beside them (a create then has no read of its own).
         let (mut reference_branch, mut accounts_branch) = (self.inv.branch(), self.inv.branch());
-        let (by_reference, listed_accounts) = tokio::join!(
+        let first_inquiry = LedgerKey::FirstInquiry { template_id, owner };
+        let (by_reference, listed_accounts, first_inquiry_entry) = tokio::join!(
             lookup::read_list(self.persona, &mut reference_branch, &by_reference_filter, |item| {
                 owned_by_reference.counts(item)
             }),
             self.persona.list_accounts(&mut accounts_branch, owner.as_str()),
+            self.guard.ledger_entry(&first_inquiry),
         );
         self.inv.join(reference_branch);
         self.inv.join(accounts_branch);
@@ -364,7 +392,7 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
         ];
         match domain_lookup::newest(&lists, &counting) {
             Newest::Incomplete => Err(Throttle::LookupIncomplete.into()),
-            Newest::None => Box::pin(self.create_first(owner, template_id)).await,
+            Newest::None => Box::pin(self.create_first(owner, template_id, first_inquiry_entry)).await,
             Newest::Found(newest) => {
                 let newest = newest.clone();
                 Box::pin(self.hand_out_newest(newest)).await
@@ -419,7 +447,9 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
         previous: Option<&InquiryId>,
     ) -> Result<Resolution, Failure> {
         let Located { inquiry, mut template, account_reference, owner, template_returned, legacy_template } = located;
-        let template_check = self.check(&inquiry, &mut template).await;
+        // An inquiry found outdated is replaced through its ledger entry: read beside the check (a successor that is
+        // outdated itself goes to `replace` with the entry unread, as before).
+        let (template_check, ledger_entry) = self.check(&inquiry, &mut template, previous.is_none()).await;
         if template_check == TemplateCheck::Unavailable {
             tracing::warn!(
                 inquiry_id = %inquiry.id,
@@ -457,12 +487,16 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
                 Box::pin(self.replace(&inquiry, &previous, None)).await
             }
             (Decision::Recreate { .. }, None) if found == Found::Presented => {
-                Box::pin(self.recreate(&inquiry, &template, owner.as_deref(), account_reference.as_deref())).await
+                let (owner, account_reference) = (owner.as_deref(), account_reference.as_deref());
+                Box::pin(self.recreate(&inquiry, &template, owner, account_reference, ledger_entry)).await
             }
             // `/me`'s lists held every newer inquiry already: no successor search.
             (Decision::Recreate { .. }, None) => {
                 let previous = inquiry.id.clone();
-                Box::pin(self.replace(&inquiry, &previous, None)).await
+                if ledger_entry.is_some() {
+                    self.reserve_create_and_hand_out().await.about(&inquiry.id)?;
+                }
+                Box::pin(self.replace(&inquiry, &previous, ledger_entry.flatten())).await
             }
         }
     }
@@ -476,15 +510,24 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
         template: &TemplateFacts,
         owner: Option<&str>,
         account_reference: Option<&str>,
+        prefetched: Option<Prefetched>,
     ) -> Result<Resolution, Failure> {
         let template_id = template_of(outdated).about(&outdated.id)?;
-        // The replacement's calls in one reservation, and the ledger read, together.
+        // The replacement's calls in one reservation, beside the ledger read; or, when the entry came with the
+        // template check, beside the successor list (within the admitted plan: GET and one more) or alone.
         let ledger_key = LedgerKey::Recreate { outdated: &outdated.id };
-        let (entry, reserved) = tokio::join!(
-            self.guard.ledger_entry(&ledger_key),
-            self.inv.reserve_up_to(replacement_calls(self.action)),
-        );
-        reserved.map_err(|retry_after_seconds| Throttle::PersonaBudget { retry_after_seconds }).about(&outdated.id)?;
+        let plan = replacement_calls(self.action);
+        let (entry, mut reservation_due) = match prefetched {
+            Some(entry) => (entry, true),
+            None => {
+                let (entry, reserved) =
+                    tokio::join!(self.guard.ledger_entry(&ledger_key), self.inv.reserve_up_to(plan));
+                reserved
+                    .map_err(|retry_after_seconds| Throttle::PersonaBudget { retry_after_seconds })
+                    .about(&outdated.id)?;
+                (entry, false)
+            }
+        };
         if let Some(Some(Entry { state: EntryState::Done { inquiry_id, .. }, .. })) = &entry {
             return Box::pin(self.follow(inquiry_id, &outdated.id)).await;
         }
@@ -508,9 +551,15 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
             };
             let counting =
                 Counting { owner, accounts: &accounts, trusted_tag: self.config.trusted_inquiry_tag.as_deref() };
-            let listed = lookup::read_list(self.persona, self.inv, &filter, |item| counting.counts(item) && item.id != outdated.id)
-                .await
+            let reserving = self.inv.branch();
+            let reservation = async { if reservation_due { reserving.reserve_up_to(plan).await } else { Ok(()) } };
+            let list = lookup::read_list(self.persona, self.inv, &filter, |item| counting.counts(item) && item.id != outdated.id);
+            let (listed, reserved) = tokio::join!(list, reservation);
+            reservation_due = false;
+            reserved
+                .map_err(|retry_after_seconds| Throttle::PersonaBudget { retry_after_seconds })
                 .about(&outdated.id)?;
+            let listed = listed.about(&outdated.id)?;
             let list = Listed { items: &listed.items, complete: listed.complete };
             match domain_lookup::successor(&list, &counting, outdated) {
                 LookupSuccessor::Refuse { inquiry, refusal } => return Err(refusal).about(&inquiry.id),
@@ -532,8 +581,15 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
                 LookupSuccessor::None => {}
             }
         }
+        if reservation_due {
+            self.inv
+                .reserve_up_to(plan)
+                .await
+                .map_err(|retry_after_seconds| Throttle::PersonaBudget { retry_after_seconds })
+                .about(&outdated.id)?;
+        }
         let previous = outdated.id.clone();
-        // The entry read above is the create's first look: no second read.
+        // The entry read above is the create's first look: no second read (and the create's calls are reserved).
         Box::pin(self.replace(outdated, &previous, entry)).await
     }
 
@@ -600,7 +656,12 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
 
     /// `/me` for a user with no inquiry yet: one is created for them (once, through the ledger), tied to their
     /// account the way Persona recommends.
-    async fn create_first(&mut self, owner: &Owner, template_id: &str) -> Result<Resolution, Failure> {
+    async fn create_first(
+        &mut self,
+        owner: &Owner,
+        template_id: &str,
+        prefetched: Prefetched,
+    ) -> Result<Resolution, Failure> {
         let body = CreateInquiry::new(
             CreateInquiryAttributes {
                 inquiry_template_id: template_id.to_owned(),
@@ -613,7 +674,9 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
         );
         let keys = KeySequence::create(template_id, owner, &body);
         let key = LedgerKey::FirstInquiry { template_id, owner };
-        let create = creation::create_once(self.persona, self.guard, self.inv, key, &body, keys, self.retry, None);
+        self.reserve_create_and_hand_out().await?;
+        let create =
+            creation::create_once(self.persona, self.guard, self.inv, key, &body, keys, self.retry, prefetched);
         match Box::pin(create).await? {
             Created::New(created, pending) => {
                 let (inquiry_id, access) = self.hand_out_created(template_id, *created, pending, &key).await?;

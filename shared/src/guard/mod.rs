@@ -136,11 +136,10 @@ impl<S: GuardStore> Guard<S> {
             // Refused for its own limits: the share's calls stay reserved (reservations are never refunded).
             (Ok(Some(refused)), _) => Err(Denied::Refused(refused)),
             // Refused for the share: what the caller's counters counted is taken back, so a user retrying through
-            // a spent share doesn't use up their own minute or their inquiry's day.
+            // a spent share doesn't use up their own minute or their inquiry's day — without the 429 waiting for
+            // it: a refusal answers after one round trip, like any other.
             (Ok(None), Ok(Some(refused))) => {
-                if let Err(error) = self.store.take_back(&callers, now).await {
-                    tracing::warn!(%error, "guard: could not take back a refused request's counts");
-                }
+                self.store.take_back_detached(callers, now).await;
                 Err(Denied::Refused(refused))
             }
             (Err(error), _) | (_, Err(error)) => Err(Denied::Unavailable(error)),
@@ -243,6 +242,18 @@ impl GuardStore for Store {
         match self {
             Self::Dynamo(store) => Box::pin(store.take_back(counters, now)).await,
             Self::Memory(store) => store.take_back(counters, now).await,
+        }
+    }
+
+    /// On its own task for the table: its request is written while the runtime posts the 429 (the task runs at
+    /// the handler's first wait after answering), before Lambda can freeze the container for the next event.
+    async fn take_back_detached(&self, counters: Vec<budget::Counter>, now: UnixMillis) {
+        match self {
+            Self::Dynamo(store) => {
+                let store = store.clone();
+                tokio::spawn(async move { store::log_take_back(store.take_back(&counters, now).await) });
+            }
+            Self::Memory(store) => store.take_back_detached(counters, now).await,
         }
     }
 

@@ -2,6 +2,7 @@
 //! store (`memory.rs`) implement it with the same semantics, held to one behavioural suite
 //! (`conformance.rs`). Every operation takes `now`: the conditions compare absolute times, and tests set them.
 
+use std::future::Future;
 use std::time::Duration;
 
 use thiserror::Error;
@@ -56,6 +57,14 @@ pub trait GuardStore {
     /// added is taken back) — for a request whose other budget refused it.
     async fn take_back(&self, counters: &[Counter], now: UnixMillis) -> Result<(), GuardError>;
 
+    /// [`take_back`](Self::take_back) for a refused request, whose 429 need not wait for it: a store with round
+    /// trips sends it on its own task (`Store`); here it is simply awaited. A failure is logged: the caller's
+    /// counters then stay one higher for the rest of their window.
+    fn take_back_detached(&self, counters: Vec<Counter>, now: UnixMillis) -> impl Future<Output = ()> {
+        // Boxed: a store's take-back future can be large (the SDK's), and it would sit in every admission's frame.
+        async move { log_take_back(Box::pin(self.take_back(&counters, now)).await) }
+    }
+
     /// The ledger entry at `key` (a consistent read), as stored (expired or not: `ledger.rs` decides).
     async fn read_entry(&self, key: &str) -> Result<Option<Entry>, GuardError>;
 
@@ -68,6 +77,13 @@ pub trait GuardStore {
 
     /// The versions of `template_id` remembered and not yet expired at `now`, sorted.
     async fn current_versions(&self, template_id: &str, now: UnixMillis) -> Result<Vec<String>, GuardError>;
+}
+
+/// The one line a failed take-back leaves.
+pub(crate) fn log_take_back(result: Result<(), GuardError>) {
+    if let Err(error) = result {
+        tracing::warn!(%error, "guard: could not take back a refused request's counts");
+    }
 }
 
 /// `versions#{template_id}`: one item per template holds the set (one read answers "which versions").
@@ -83,6 +99,10 @@ impl<S: GuardStore> GuardStore for &S {
 
     async fn take_back(&self, counters: &[Counter], now: UnixMillis) -> Result<(), GuardError> {
         (**self).take_back(counters, now).await
+    }
+
+    async fn take_back_detached(&self, counters: Vec<Counter>, now: UnixMillis) {
+        (**self).take_back_detached(counters, now).await
     }
 
     async fn read_entry(&self, key: &str) -> Result<Option<Entry>, GuardError> {

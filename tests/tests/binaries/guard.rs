@@ -5,12 +5,14 @@
 
 use std::time::{Duration, Instant};
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use integration_tests::error::Result;
 use integration_tests::moto::{dynamodb_client, guard_table_definition, Moto};
 use integration_tests::probe::join_all;
 use persona_resume::domain::ids::InquiryId;
-use persona_resume::guard::budget::{Admission, Limits};
-use persona_resume::guard::{conformance, DynamoStore, Guard, GuardError, GuardStore, LedgerKey, UnixMillis};
+use persona_resume::domain::owner::Owner;
+use persona_resume::guard::budget::{admission_counters, Admission, Budget, Limits};
+use persona_resume::guard::{conformance, DynamoStore, Guard, GuardError, GuardStore, LedgerKey, Store, UnixMillis};
 
 use crate::moto::moto_or_skip;
 
@@ -177,5 +179,53 @@ async fn dynamodb_down_or_silent_is_a_guard_error_within_the_operation_budget() 
         assert!(matches!(error, GuardError::Timeout { budget: b, .. } if b == budget), "{error}");
     }
     holder.abort();
+    Ok(())
+}
+
+/// A request refused for the deployment's share answers without waiting for its counts to be taken back (the
+/// deployment's `Store` sends the take-back on its own task), and the take-back still lands: the caller's session
+/// of the day is free again moments later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_refusal_answers_at_once_and_its_counts_are_taken_back_behind_it() -> Result<()> {
+    let _turn = integration_tests::rig::exclusive_turn().await;
+    if !moto_or_skip("a_share_refusal_answers_at_once_and_its_counts_are_taken_back_behind_it") {
+        return Ok(());
+    }
+    let moto = Moto::start().await?;
+    moto.create_guard_table("guard-detached").await?;
+    let client = dynamodb_client(&moto.endpoint_url());
+    let store = DynamoStore::new(client.clone(), "guard-detached").with_budget(Duration::from_secs(10));
+    let limits =
+        Limits { persona_calls_per_minute: 4, requests_per_owner_per_minute: 10, sessions_per_inquiry_per_day: 1 };
+    let guard = Guard::new(Store::Dynamo(store), limits);
+    let now = UnixMillis::now();
+    let first = Owner::new("detached-first").unwrap();
+    guard.admit(&Admission { owner: Some(&first), inquiry: None, persona_calls: 4 }, now).await.expect("room");
+
+    let caller = Owner::new("detached-caller").unwrap();
+    let presented = InquiryId::parse("inq_Detached1").unwrap();
+    let request = Admission { owner: Some(&caller), inquiry: Some(&presented), persona_calls: 4 };
+    let refused = guard.admit(&request, now).await.expect_err("the share is spent");
+    assert_eq!(refused.refused().map(|r| r.budget.clone()), Some(Budget::PersonaCalls));
+
+    // The caller's counters were added (the share was refused beside them) and are taken back behind the answer.
+    let counters = admission_counters(&limits, &request, now);
+    let callers: Vec<_> = counters.iter().filter(|c| c.budget != Budget::PersonaCalls).collect();
+    assert_eq!(callers.len(), 2, "the owner's minute and the inquiry's day");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut counts = Vec::new();
+        for counter in &callers {
+            let item = client.get_item().table_name("guard-detached").key("pk", AttributeValue::S(counter.key.clone()));
+            let item = item.consistent_read(true).send().await?;
+            let count = item.item().and_then(|i| i.get("n")).and_then(|n| n.as_n().ok()).cloned();
+            counts.push(count);
+        }
+        if counts.iter().all(|n| n.as_deref() == Some("0")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the caller's counts were never taken back: {counts:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     Ok(())
 }
