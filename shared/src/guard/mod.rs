@@ -251,7 +251,9 @@ impl GuardStore for Store {
         match self {
             Self::Dynamo(store) => {
                 let store = store.clone();
-                tokio::spawn(async move { store::log_take_back(store.take_back(&counters, now).await) });
+                // In the invocation's span: a failure's line still names the request it belongs to.
+                let take_back = async move { store::log_take_back(store.take_back(&counters, now).await) };
+                tokio::spawn(tracing::Instrument::in_current_span(take_back));
             }
             Self::Memory(store) => store.take_back_detached(counters, now).await,
         }
