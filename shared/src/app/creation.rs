@@ -78,7 +78,7 @@ pub async fn create_once<P: PersonaPort>(
             (None, Some(through)) => {
                 let reserving = inv.branch();
                 let (entry, reserved) = tokio::join!(guard.ledger_entry(&key), reserving.reserve_up_to(through));
-                reserved.map_err(|retry_after_seconds| Throttle::PersonaBudget { retry_after_seconds })?;
+                reserved.map_err(Throttle::persona_budget)?;
                 entry
             }
             (None, None) => guard.ledger_entry(&key).await,

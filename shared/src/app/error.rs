@@ -48,6 +48,11 @@ pub enum Throttle {
 }
 
 impl Throttle {
+    /// A reservation the deployment's share refused (`Invocation::reserve_*` answer the seconds to its window).
+    pub(crate) fn persona_budget(retry_after_seconds: u64) -> Self {
+        Self::PersonaBudget { retry_after_seconds }
+    }
+
     pub fn retry_after_seconds(&self) -> u64 {
         match self {
             Self::PersonaBudget { retry_after_seconds }

@@ -335,7 +335,7 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
     async fn reserve_create_and_hand_out(&self) -> Result<(), Throttle> {
         let through = self.inv.calls_made() + create_and_hand_out_calls(self.action);
         let through = u32::try_from(through).unwrap_or(u32::MAX);
-        self.inv.reserve_up_to(through).await.map_err(|retry_after_seconds| Throttle::PersonaBudget { retry_after_seconds })
+        self.inv.reserve_up_to(through).await.map_err(Throttle::persona_budget)
     }
 
     /// `/me` (docs/design.md, "Returning users"): both sources merged — the user's own reference id, and their
@@ -413,7 +413,7 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
             guard.count_session(&newest.id, caller, &counting),
             reserving.reserve_up_to(through_the_hand_out),
         );
-        reserved.map_err(|retry_after_seconds| Throttle::PersonaBudget { retry_after_seconds }).about(&newest.id)?;
+        reserved.map_err(Throttle::persona_budget).about(&newest.id)?;
         self.counted_newest = Some((newest.id.clone(), counted));
         let located = located?;
         // The list was checked already; the full document is checked again, and a mismatch names nothing.
@@ -517,13 +517,13 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
         // template check, beside the successor list (within the admitted plan: GET and one more) or alone.
         let ledger_key = LedgerKey::Recreate { outdated: &outdated.id };
         let plan = replacement_calls(self.action);
-        let (entry, mut reservation_due) = match prefetched {
+        let (entry, reservation_due) = match prefetched {
             Some(entry) => (entry, true),
             None => {
                 let (entry, reserved) =
                     tokio::join!(self.guard.ledger_entry(&ledger_key), self.inv.reserve_up_to(plan));
                 reserved
-                    .map_err(|retry_after_seconds| Throttle::PersonaBudget { retry_after_seconds })
+                    .map_err(Throttle::persona_budget)
                     .about(&outdated.id)?;
                 (entry, false)
             }
@@ -555,9 +555,8 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
             let reservation = async { if reservation_due { reserving.reserve_up_to(plan).await } else { Ok(()) } };
             let list = lookup::read_list(self.persona, self.inv, &filter, |item| counting.counts(item) && item.id != outdated.id);
             let (listed, reserved) = tokio::join!(list, reservation);
-            reservation_due = false;
             reserved
-                .map_err(|retry_after_seconds| Throttle::PersonaBudget { retry_after_seconds })
+                .map_err(Throttle::persona_budget)
                 .about(&outdated.id)?;
             let listed = listed.about(&outdated.id)?;
             let list = Listed { items: &listed.items, complete: listed.complete };
@@ -581,11 +580,12 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
                 LookupSuccessor::None => {}
             }
         }
-        if reservation_due {
+        // No list to reserve beside (no owner): the reservation is a round trip of its own.
+        if reservation_due && owner.is_none() {
             self.inv
                 .reserve_up_to(plan)
                 .await
-                .map_err(|retry_after_seconds| Throttle::PersonaBudget { retry_after_seconds })
+                .map_err(Throttle::persona_budget)
                 .about(&outdated.id)?;
         }
         let previous = outdated.id.clone();
