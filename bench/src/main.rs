@@ -27,7 +27,7 @@
 //! DynamoDB each behind a delaying proxy, every decision-table row and the guard's refusals timed end to end next
 //! to the sequential Persona and guard rounds they took, into `bench/results-rounds.md` (`--rounds-out PATH`).
 //! `--persona-rtt MS` (default 60), `--guard-rtt MS` (default 5), `--rounds-runs N` (per row and function,
-//! default 20).
+//! default 20), `--rounds-only TEXT` (only the rows whose `row (function)` contains it, e.g. `outdated`).
 //!
 //! Every mode runs the functions with `GUARD_TABLE` set (the table in moto, made from template.yaml), as deployed.
 
@@ -51,7 +51,7 @@ use integration_tests::runtime_api::{FunctionOptions, FunctionProcess};
 use persona_resume::Function;
 use serde_json::json;
 
-use crate::delay_proxy::{socket_addr, DelayProxy};
+use crate::delay_proxy::{socket_addr, DelayProxy, Link};
 use crate::measure::Subject;
 
 struct Args {
@@ -91,6 +91,7 @@ fn args() -> Result<Args> {
             persona_rtt: Duration::from_millis(60),
             guard_rtt: Duration::from_millis(5),
             runs: 20,
+            only: None,
         },
         rounds_out: workspace_root().join("bench/results-rounds.md"),
     };
@@ -118,6 +119,7 @@ fn args() -> Result<Args> {
             "--persona-rtt" => args.rounds_settings.persona_rtt = millis(&value("--persona-rtt")?)?,
             "--guard-rtt" => args.rounds_settings.guard_rtt = millis(&value("--guard-rtt")?)?,
             "--rounds-runs" => args.rounds_settings.runs = value("--rounds-runs")?.parse::<usize>()?.max(1),
+            "--rounds-only" => args.rounds_settings.only = Some(value("--rounds-only")?),
             "--rounds-out" => args.rounds_out = PathBuf::from(value("--rounds-out")?),
             "--lambda-rounds" => args.lambda_rounds = value("--lambda-rounds")?.parse::<usize>()?.max(1),
             "--lambda-warm" => args.lambda_warm = value("--lambda-warm")?.parse::<usize>()?.max(1),
@@ -134,7 +136,7 @@ fn args() -> Result<Args> {
                     "usage: bench [rounds] [--no-build] [--cold N] [--warm N] [--out PATH] [--label TEXT] \
                      [--mode all|existing|lambda|rounds] [--lambda-rounds N] [--lambda-warm N] [--lambda-idle N] \
                      [--lambda-memory MB,MB] [--lambda-out PATH] [--persona-rtt MS] [--guard-rtt MS] [--rounds-runs N] \
-                     [--rounds-out PATH]"
+                     [--rounds-only TEXT] [--rounds-out PATH]"
                 );
                 std::process::exit(0);
             }
@@ -206,8 +208,9 @@ async fn main() -> Result<()> {
     }
 
     // The guard's store timed like Persona: the functions reach moto through a proxy of zero delay that logs every
-    // request (the floors' secret read goes through it too, so the cold starts compare alike).
-    let guard = DelayProxy::start(socket_addr(&moto.endpoint_url())?, Duration::ZERO, false)?;
+    // request (the floors' secret read goes through it too, so the cold starts compare alike) and keeps their
+    // connections open, as DynamoDB does.
+    let guard = DelayProxy::start(socket_addr(&moto.endpoint_url())?, Duration::ZERO, Link::KeepAlive)?;
     for (name, value) in &mut env {
         if name == "AWS_ENDPOINT_URL" {
             *value = guard.url_for(&moto.endpoint_url())?;

@@ -161,9 +161,10 @@ pub fn render(
          from moto). Latency: event handed over → response received by the Runtime API. Overhead: latency minus the \
          fake Persona's own handling time of that invocation's requests (its request log, cleared per invocation) \
          and minus the guard store's time: the functions (and the floors, for their secret read) reach moto through \
-         a proxy of zero added delay that logs every request, and the union of the intervals from a guard request's \
-         first byte at the proxy (a fresh connection's: its accept) to its answer's last, or to the function giving \
-         up on it (the guard's 1 s operation budget, then it fails open), is subtracted (moto's HTTP server and \
+         a proxy of zero added delay that logs every request and keeps their connections open as DynamoDB does \
+         (moto closes each after one answer), and the union of the intervals from a guard request's first byte at \
+         the proxy to its answer's last, or to the function giving up on it (the guard's 1 s operation budget, \
+         then it fails open; seen when moto's answer can't be delivered), is subtracted (moto's HTTP server and \
          work, in Python, and loopback; on this path the guard's admission write precedes the Persona calls, so \
          the two never overlap); a request still in flight when the function answered counts nothing. \
          For the floors, the latency. The guard's table is emptied (untimed) before every 100 warm invocations: moto \

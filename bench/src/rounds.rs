@@ -19,7 +19,7 @@ use integration_tests::runtime_api::{FunctionOptions, FunctionProcess};
 use persona_resume::Function;
 use serde_json::Value;
 
-use crate::delay_proxy::{socket_addr, DelayProxy, Exchange};
+use crate::delay_proxy::{socket_addr, DelayProxy, Exchange, Link};
 use crate::measure::{empty_guard_table, median, percentile, DEADLINE};
 
 pub struct Settings {
@@ -27,6 +27,8 @@ pub struct Settings {
     pub guard_rtt: Duration,
     /// Measured invocations per row and function (after one that is not measured).
     pub runs: usize,
+    /// Only the rows whose `row (function)` contains this (`--rounds-only`; the report then has only them).
+    pub only: Option<String>,
 }
 
 /// Sequential round trips: Persona's and the guard's.
@@ -69,6 +71,8 @@ struct Sample {
     guard_calls: usize,
     /// Connections to Persona opened during the invocation (each pays a handshake round).
     connections: usize,
+    /// Connections to the guard's proxy opened during the invocation (the rest reused pooled ones).
+    guard_connections: usize,
     ops: Vec<Op>,
 }
 
@@ -186,6 +190,7 @@ impl Bench<'_> {
             persona_calls: persona.exchanges.len(),
             guard_calls: guard.exchanges.len(),
             connections: persona.connections,
+            guard_connections: guard.connections,
             ops: self.fake.requests().iter().filter_map(|r| r.endpoint).collect(),
         }))
     }
@@ -231,8 +236,8 @@ pub async fn run(settings: &Settings, moto: &Moto, fake: &FakePersona, secret_ar
     let bench = Bench {
         settings,
         fake,
-        persona: DelayProxy::start(fake.addr(), settings.persona_rtt, true)?,
-        guard: DelayProxy::start(socket_addr(&moto.endpoint_url())?, settings.guard_rtt, false)?,
+        persona: DelayProxy::start(fake.addr(), settings.persona_rtt, Link::Tcp)?,
+        guard: DelayProxy::start(socket_addr(&moto.endpoint_url())?, settings.guard_rtt, Link::KeepAlive)?,
     };
     let templates = Templates::new(fake, settings.runs + 1)?;
 
@@ -266,7 +271,11 @@ pub async fn run(settings: &Settings, moto: &Moto, fake: &FakePersona, secret_ar
     let targets = targets(fake, &templates, [il, rs, owner_il, owner_rs, share_il, share_rs]);
     let mut lines = Vec::new();
     for target in &targets {
-        eprintln!("bench: rounds: {} ({})", target.row, target.function.function_name());
+        let name = format!("{} ({})", target.row, target.function.function_name());
+        if settings.only.as_ref().is_some_and(|only| !name.contains(only.as_str())) {
+            continue;
+        }
+        eprintln!("bench: rounds: {name}");
         // Moto copies every table on each transaction: its time grows with the items earlier rows left, past the
         // guard's 1 s budget by the last rows. Each row starts on an empty table (nothing carries across rows).
         empty_guard_table(moto).await?;
@@ -386,7 +395,7 @@ fn targets<'a>(fake: &'a FakePersona, t: &'a Templates, p: [&'a FunctionProcess;
         row("/me found (pending)", RS, rs, (200, "resumed"), r(4, 1), me_user(Some("pending"), RS)),
         row("/me first visit → created", IL, il, (200, "created"), r(3, 2), me_user(None, IL)),
         row("/me first visit → created", RS, rs, (200, "created"), r(2, 3), me_user(None, RS)),
-        row("/me outdated → replacement", IL, il, (200, "recreated"), r(5, 4), me_outdated(IL)),
+        row("/me outdated → replacement", IL, il, (200, "recreated"), r(5, 3), me_outdated(IL)),
         row("/me outdated → replacement", RS, rs, (200, "recreated"), r(4, 4), me_outdated(RS)),
         row("owner limit → 429", IL, owner_il, (429, "too_many_requests"), r(0, 1), twice(IL)),
         row("owner limit → 429", RS, owner_rs, (429, "too_many_requests"), r(0, 1), twice(RS)),
@@ -438,8 +447,8 @@ pub fn render(s: &Settings, lines: &[Line], load_before: &str, load_after: &str,
     out.push_str("## Round trips: what users feel (issue 17 item 5)\n\n");
     out.push_str(&format!(
         "`cargo run --profile rig -p bench --bin bench -- rounds`: every Persona call answered {} ms after it was \
-         sent and every guard (moto DynamoDB) request {} ms after, each through a delaying TCP proxy (a new \
-         connection pays one round more); the release binaries driven through the Lambda Runtime API, warm, one \
+         sent and every guard (moto DynamoDB) request {} ms after, each through a delaying proxy (Persona's: TCP, \
+         a new connection pays one round more; moto's: connections kept open, as DynamoDB does); the release binaries driven through the Lambda Runtime API, warm, one \
          unmeasured invocation then N = {} per row and function, a fresh inquiry or user each. Rounds: the longest \
          chain of requests each sent after the previous one's answer (from the proxies' logs), as Persona + \
          guard rounds; minimum: what the call plan allows (docs/design.md, \"Call plans and the cap\", \"One guard \
@@ -494,13 +503,17 @@ pub fn render(s: &Settings, lines: &[Line], load_before: &str, load_after: &str,
         ));
     }
     let opened: usize = lines.iter().flat_map(|l| &l.samples).map(|s| s.connections).sum();
+    let guard_opened: usize = lines.iter().flat_map(|l| &l.samples).map(|s| s.guard_connections).sum();
+    let guard_requests: usize = lines.iter().flat_map(|l| &l.samples).map(|s| s.guard_calls).sum();
     out.push_str(&format!(
         "\nOverhead p50 is p50 − rounds × RTT: it holds moto's and the fake's own time too (moto, in Python, takes \
          milliseconds per DynamoDB request). The function's own p50 is, per invocation, the latency less the measured \
          time of the exchanges on its critical chain (the round trips with moto's and the fake's work): the \
          overhead target (≤ {} ms) is judged on it. New connections to Persona opened during the measured \
-         invocations (each pays one round more): {opened}. Moto closes every connection after its answer (DynamoDB \
-         keeps them open), so the guard's proxy charges no handshake.\n",
+         invocations (each pays one round more): {opened}. Moto answers HTTP/1.0 and closes every connection after \
+         its answer; DynamoDB keeps them open, so the guard's proxy does on moto's behalf (HTTP/1.1 to the function, \
+         a connection of its own to moto per request): connections the functions opened to it during the measured \
+         invocations: {guard_opened} for {guard_requests} guard requests.\n",
         OVERHEAD_TARGET.as_millis()
     ));
     out

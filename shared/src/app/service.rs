@@ -169,6 +169,26 @@ fn create_and_hand_out_calls(action: Action) -> usize {
     }
 }
 
+/// What the template check asks the guard for beside the version set, for an inquiry it may find outdated.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Beside {
+    /// A successor that is outdated itself: replaced with its entry unread.
+    Nothing,
+    /// The replacement's ledger entry (its calls are reserved beside the successor list).
+    Entry,
+    /// `/me`'s newest: the entry, and the create and hand-out reserved.
+    EntryAndCalls,
+}
+
+/// The template check, and what was asked for beside it.
+struct Checked {
+    template_check: TemplateCheck,
+    /// The replacement's ledger entry; `None`: not read.
+    ledger_entry: Option<Prefetched>,
+    /// `/me`'s newest: the create and hand-out reserved (`Ok` when nothing had to be).
+    replacement_reserved: Result<(), Throttle>,
+}
+
 /// What a hand-out came to.
 enum HandOut {
     Access(Access),
@@ -309,29 +329,32 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
     }
 
     /// The template check with what creation gave: the guard's set is read only when the latest published
-    /// version alone calls the inquiry outdated. `with_ledger`: an inquiry that would be replaced through its
-    /// ledger entry has that entry read beside the set — the same round trip, not one more once it is outdated.
-    async fn check(
-        &self,
-        inquiry: &InquiryFacts,
-        template: &mut TemplateFacts,
-        with_ledger: bool,
-    ) -> (TemplateCheck, Option<Prefetched>) {
+    /// version alone calls the inquiry outdated, and what a replacement needs first is asked for beside it (the
+    /// same round trip, not one more once it is outdated; `beside`). Read and reserved even when the set then says
+    /// current: a request beside another costs no time, and a reservation that goes unused is not refunded.
+    async fn check(&self, inquiry: &InquiryFacts, template: &mut TemplateFacts, beside: Beside) -> Checked {
         let check = policy::check_template(inquiry, template);
         let Some(template_id) = inquiry.template_id.as_deref().filter(|_| check == TemplateCheck::Outdated) else {
-            return (check, None);
+            return Checked { template_check: check, ledger_entry: None, replacement_reserved: Ok(()) };
         };
         let key = LedgerKey::Recreate { outdated: &inquiry.id };
-        // Read even when the set then says current (a read beside another costs no time).
-        let entry = async { if with_ledger { Some(self.guard.ledger_entry(&key).await) } else { None } };
-        let (versions, entry) = tokio::join!(self.guard.current_versions(template_id), entry);
+        let entry = async { if beside == Beside::Nothing { None } else { Some(self.guard.ledger_entry(&key).await) } };
+        let calls = async {
+            if beside == Beside::EntryAndCalls {
+                self.reserve_create_and_hand_out().await
+            } else {
+                Ok(())
+            }
+        };
+        let (versions, ledger_entry, replacement_reserved) =
+            tokio::join!(self.guard.current_versions(template_id), entry, calls);
         template.created_recently = versions;
-        (policy::check_template(inquiry, template), entry)
+        Checked { template_check: policy::check_template(inquiry, template), ledger_entry, replacement_reserved }
     }
 
     /// Reserves what a create and its hand-out still need beyond the invocation's reservation — nothing, and no
-    /// round trip, when the admitted plan covers them. Before a create whose ledger entry was read already (a
-    /// create that reads its own entry reserves beside that read).
+    /// round trip, when the admitted plan covers them. For a create whose ledger entry is read elsewhere (beside
+    /// `/me`'s lists or the template check); a create that reads its own entry reserves beside that read.
     async fn reserve_create_and_hand_out(&self) -> Result<(), Throttle> {
         let through = self.inv.calls_made() + create_and_hand_out_calls(self.action);
         let through = u32::try_from(through).unwrap_or(u32::MAX);
@@ -448,8 +471,15 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
     ) -> Result<Resolution, Failure> {
         let Located { inquiry, mut template, account_reference, owner, template_returned, legacy_template } = located;
         // An inquiry found outdated is replaced through its ledger entry: read beside the check (a successor that is
-        // outdated itself goes to `replace` with the entry unread, as before).
-        let (template_check, ledger_entry) = self.check(&inquiry, &mut template, previous.is_none()).await;
+        // outdated itself goes to `replace` with the entry unread). `/me`'s newest has no successor list to
+        // reserve beside: its create and hand-out are reserved beside the check too.
+        let beside = match (previous, found) {
+            (Some(_), _) => Beside::Nothing,
+            (None, Found::Newest) => Beside::EntryAndCalls,
+            (None, _) => Beside::Entry,
+        };
+        let Checked { template_check, ledger_entry, replacement_reserved } =
+            self.check(&inquiry, &mut template, beside).await;
         if template_check == TemplateCheck::Unavailable {
             tracing::warn!(
                 inquiry_id = %inquiry.id,
@@ -493,9 +523,7 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
             // `/me`'s lists held every newer inquiry already: no successor search.
             (Decision::Recreate { .. }, None) => {
                 let previous = inquiry.id.clone();
-                if ledger_entry.is_some() {
-                    self.reserve_create_and_hand_out().await.about(&inquiry.id)?;
-                }
+                replacement_reserved.about(&inquiry.id)?;
                 Box::pin(self.replace(&inquiry, &previous, ledger_entry.flatten())).await
             }
         }

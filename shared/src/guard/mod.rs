@@ -298,7 +298,12 @@ impl GuardStore for Store {
 pub async fn connect(sdk_config: &aws_config::SdkConfig, table: Option<&str>, limits: Limits) -> Guard {
     match table {
         Some(table) => {
-            let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk_config), table);
+            // No stalled-stream protection: every operation has its own time budget already (`dynamo::within`),
+            // and the protection's timers cost ≈20 µs per request (bench/optimisations.md §8).
+            let config = aws_sdk_dynamodb::config::Builder::from(sdk_config)
+                .stalled_stream_protection(aws_sdk_dynamodb::config::StalledStreamProtectionConfig::disabled())
+                .build();
+            let store = DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(config), table);
             Guard::new(Store::Dynamo(store), limits)
         }
         None => {

@@ -73,8 +73,13 @@ impl MemoryPersona {
         UpstreamError::Rejected { status: 422, request_id: None, reason: Some(reason) }
     }
 
-    fn record(&self, operation: Operation) {
+    /// Every call is counted in the invocation too, as the transport does (the reservations read that count).
+    fn record(&self, inv: &mut Invocation, operation: Operation) {
         self.calls.borrow_mut().push(operation);
+        if operation != Operation::CreateInquiry {
+            let duration = std::time::Duration::ZERO;
+            inv.record(UpstreamCall { operation, status: Some(200), duration, request_id: None });
+        }
     }
 
     fn calls(&self) -> Vec<Operation> {
@@ -107,8 +112,8 @@ impl MemoryPersona {
 }
 
 impl PersonaPort for MemoryPersona {
-    async fn get_inquiry(&self, _: &mut Invocation, id: &InquiryId) -> Result<InquiryDocument, UpstreamError> {
-        self.record(Operation::GetInquiry);
+    async fn get_inquiry(&self, inv: &mut Invocation, id: &InquiryId) -> Result<InquiryDocument, UpstreamError> {
+        self.record(inv, Operation::GetInquiry);
         let stored = self.find(id)?;
         let mut included = vec![json!({"type": "inquiry-template", "id": TEMPLATE,
             "relationships": {"latest-published-version": {"data": {"type": "inquiry-template-version", "id": LATEST}}}})];
@@ -119,8 +124,8 @@ impl PersonaPort for MemoryPersona {
         Self::doc(json!({"data": Self::resource(&stored), "included": included}))
     }
 
-    async fn get_account(&self, _: &mut Invocation, id: &AccountId) -> Result<AccountDocument, UpstreamError> {
-        self.record(Operation::GetAccount);
+    async fn get_account(&self, inv: &mut Invocation, id: &AccountId) -> Result<AccountDocument, UpstreamError> {
+        self.record(inv, Operation::GetAccount);
         if self.account_reads_fail {
             return Err(UpstreamError::Rejected { status: 500, request_id: None, reason: None });
         }
@@ -128,8 +133,8 @@ impl PersonaPort for MemoryPersona {
         Self::doc(json!({"data": {"type": "account", "id": id, "attributes": {"reference-id": reference}}}))
     }
 
-    async fn list_inquiries(&self, _: &mut Invocation, filter: &ListFilter<'_>) -> Result<InquiryList, UpstreamError> {
-        self.record(Operation::ListInquiries);
+    async fn list_inquiries(&self, inv: &mut Invocation, filter: &ListFilter<'_>) -> Result<InquiryList, UpstreamError> {
+        self.record(inv, Operation::ListInquiries);
         let items: Vec<Value> = self
             .inquiries
             .borrow()
@@ -145,8 +150,8 @@ impl PersonaPort for MemoryPersona {
         Self::doc(json!({"data": items, "links": {"prev": null, "next": null}}))
     }
 
-    async fn list_accounts(&self, _: &mut Invocation, reference_id: &str) -> Result<AccountList, UpstreamError> {
-        self.record(Operation::ListAccounts);
+    async fn list_accounts(&self, inv: &mut Invocation, reference_id: &str) -> Result<AccountList, UpstreamError> {
+        self.record(inv, Operation::ListAccounts);
         let items: Vec<Value> = self
             .accounts
             .iter()
@@ -162,7 +167,7 @@ impl PersonaPort for MemoryPersona {
         body: &CreateInquiry,
         _: KeySequence,
     ) -> Result<CreatedDocument, UpstreamError> {
-        self.record(Operation::CreateInquiry);
+        self.record(inv, Operation::CreateInquiry);
         let failing = self.failing_creates.get();
         let status = if failing > 0 { 500 } else { 201 };
         let duration = std::time::Duration::ZERO;
@@ -189,11 +194,11 @@ impl PersonaPort for MemoryPersona {
 
     async fn resume(
         &self,
-        _: &mut Invocation,
+        inv: &mut Invocation,
         id: &InquiryId,
         _: KeySequence,
     ) -> Result<ResumeDocument, UpstreamError> {
-        self.record(Operation::Resume);
+        self.record(inv, Operation::Resume);
         let stored = self.find(id)?;
         if self.sessions_used_up && stored.id != "inq_created" {
             return Err(Self::session_cap_error());
@@ -203,12 +208,12 @@ impl PersonaPort for MemoryPersona {
 
     async fn generate_one_time_link(
         &self,
-        _: &mut Invocation,
+        inv: &mut Invocation,
         id: &InquiryId,
         _: Option<u32>,
         _: KeySequence,
     ) -> Result<OneTimeLinkDocument, UpstreamError> {
-        self.record(Operation::GenerateOneTimeLink);
+        self.record(inv, Operation::GenerateOneTimeLink);
         let stored = self.find(id)?;
         if self.sessions_used_up && stored.id != "inq_created" {
             return Err(Self::session_cap_error());
@@ -219,11 +224,11 @@ impl PersonaPort for MemoryPersona {
 
     async fn expire_inquiry(
         &self,
-        _: &mut Invocation,
+        inv: &mut Invocation,
         id: &InquiryId,
         _: KeySequence,
     ) -> Result<ExpiredDocument, UpstreamError> {
-        self.record(Operation::Expire);
+        self.record(inv, Operation::Expire);
         let stored = self.find(id)?;
         Self::doc(json!({"data": Self::resource(&stored)}))
     }
@@ -580,6 +585,30 @@ fn budgets_refuse_before_persona_is_called() {
         let refused =
             resolve_with(&persona, &guard, &config, inquiry("inq_a"), user("alice"), Action::Session).await.unwrap_err();
         assert!(matches!(refused.error, Error::Throttled(Throttle::PersonaBudget { .. })), "{refused:?}");
+    });
+}
+
+#[test]
+fn me_replacing_its_outdated_newest_reserves_the_create_and_link_before_either() {
+    run(async {
+        let persona = || MemoryPersona::new(vec![stored("inq_old", "pending", Some("alice"), None, "itmplv_1")], vec![]);
+        let link = Action::Link { expires_in_seconds: None };
+        let config = config();
+        // The two lists and the GET: 3 of the 4 admitted; the create and the link make 5, one over a share of 4.
+        let share = |calls| Limits { persona_calls_per_minute: calls, ..Limits::OFF };
+        let spent = persona();
+        let refused = resolve_with(&spent, &guard_with(share(4)), &config, Target::Me, user("alice"), link)
+            .await
+            .unwrap_err();
+        assert!(matches!(refused.error, Error::Throttled(Throttle::PersonaBudget { .. })), "{refused:?}");
+        assert_eq!(refused.inquiry_id.as_deref(), Some("inq_old"), "the refusal names the outdated inquiry");
+        assert_eq!(spent.calls(), [ListInquiries, ListAccounts, GetInquiry], "nothing created, no link");
+
+        let room = persona();
+        let replaced =
+            resolve_with(&room, &guard_with(share(5)), &config, Target::Me, user("alice"), link).await.unwrap();
+        assert_eq!((replaced.inquiry_id.as_str(), replaced.outcome.as_str()), ("inq_created", "recreated"));
+        assert_eq!(room.calls(), [ListInquiries, ListAccounts, GetInquiry, Create, GenerateOneTimeLink]);
     });
 }
 
