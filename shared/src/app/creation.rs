@@ -47,10 +47,13 @@ const TIME_KEPT_FOR_THE_HAND_OUT: Duration = Duration::from_millis(800);
 #[derive(Debug)]
 pub struct PendingRecord(LedgerWrite);
 
-/// What the entry was when the caller read it already (in a round it had anyway): the first look is skipped.
-pub type Prefetched = Option<Option<Entry>>;
+/// The ledger entry as read ([`GuardSession::ledger_entry`]): `None` when the guard is down, `Some(None)` when
+/// there is no entry yet.
+pub type LedgerRead = Option<Option<Entry>>;
 
 /// Creates `body` under `key`'s ledger entry with the keys of `keys` (the same sequence with or without the guard).
+/// `first_look`: the entry as the caller read it, in a round trip it had anyway, beside the reservation of the
+/// create and its hand-out (the caller knows its call plan; this loop only reads the entry again after a conflict).
 #[allow(clippy::too_many_arguments)] // the create's parts, each of a different kind
 pub async fn create_once<P: PersonaPort>(
     persona: &P,
@@ -60,28 +63,17 @@ pub async fn create_once<P: PersonaPort>(
     body: &CreateInquiry,
     keys: KeySequence,
     retry: &RetryPolicy,
-    mut prefetched: Prefetched,
+    first_look: LedgerRead,
 ) -> Result<Created, Error> {
     let holder = inv.holder_id().to_owned();
     let deadline = UnixMillis::now().plus(inv.remaining());
     let me = Claimant { holder: &holder, deadline };
     let mut fresh_server_errors = 0;
-    // The create and the hand-out after it, reserved while the entry is read (no round trip of their own); a
-    // caller that reserved already (a prefetched entry) asks nothing more here.
-    let mut reserve_through = match prefetched {
-        Some(_) => None,
-        None => Some(u32::try_from(inv.calls_made() + 2).unwrap_or(u32::MAX)),
-    };
+    let mut first_look = Some(first_look);
     loop {
-        let entry = match (prefetched.take(), reserve_through.take()) {
-            (Some(entry), _) => Some(entry),
-            (None, Some(through)) => {
-                let reserving = inv.branch();
-                let (entry, reserved) = tokio::join!(guard.ledger_entry(&key), reserving.reserve_up_to(through));
-                reserved.map_err(Throttle::persona_budget)?;
-                entry
-            }
-            (None, None) => guard.ledger_entry(&key).await,
+        let entry = match first_look.take() {
+            Some(entry) => entry,
+            None => guard.ledger_entry(&key).await,
         };
         let Some(entry) = entry else {
             return walk(persona, inv, body, keys).await;

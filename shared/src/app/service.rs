@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::app::creation::{self, Created, PendingRecord, Prefetched};
+use crate::app::creation::{self, Created, LedgerRead, PendingRecord};
 use crate::app::error::{About, Error, Failure, RequestError, Throttle};
 use crate::app::guard_session::GuardSession;
 use crate::app::lookup::{self, ListedInquiries};
@@ -184,7 +184,7 @@ enum Beside {
 struct Checked {
     template_check: TemplateCheck,
     /// The replacement's ledger entry; `None`: not read.
-    ledger_entry: Option<Prefetched>,
+    ledger_entry: Option<LedgerRead>,
     /// `/me`'s newest: the create and hand-out reserved (`Ok` when nothing had to be).
     replacement_reserved: Result<(), Throttle>,
 }
@@ -353,8 +353,8 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
     }
 
     /// Reserves what a create and its hand-out still need beyond the invocation's reservation — nothing, and no
-    /// round trip, when the admitted plan covers them. For a create whose ledger entry is read elsewhere (beside
-    /// `/me`'s lists or the template check); a create that reads its own entry reserves beside that read.
+    /// round trip, when the admitted plan covers them. Beside the read of the create's ledger entry, wherever
+    /// that read happens (with `/me`'s lists, the template check, or just before the create).
     async fn reserve_create_and_hand_out(&self) -> Result<(), Throttle> {
         let through = self.inv.calls_made() + create_and_hand_out_calls(self.action);
         let through = u32::try_from(through).unwrap_or(u32::MAX);
@@ -524,7 +524,7 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
             (Decision::Recreate { .. }, None) => {
                 let previous = inquiry.id.clone();
                 replacement_reserved.about(&inquiry.id)?;
-                Box::pin(self.replace(&inquiry, &previous, ledger_entry.flatten())).await
+                Box::pin(self.replace(&inquiry, &previous, ledger_entry)).await
             }
         }
     }
@@ -538,7 +538,7 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
         template: &TemplateFacts,
         owner: Option<&str>,
         account_reference: Option<&str>,
-        prefetched: Option<Prefetched>,
+        prefetched: Option<LedgerRead>,
     ) -> Result<Resolution, Failure> {
         let template_id = template_of(outdated).about(&outdated.id)?;
         // The replacement's calls in one reservation, beside the ledger read; or, when the entry came with the
@@ -618,7 +618,7 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
         }
         let previous = outdated.id.clone();
         // The entry read above is the create's first look: no second read (and the create's calls are reserved).
-        Box::pin(self.replace(outdated, &previous, entry)).await
+        Box::pin(self.replace(outdated, &previous, Some(entry))).await
     }
 
     /// The inquiry the ledger names as a replacement decides the same way as a successor (read again: it may have
@@ -631,12 +631,13 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
         Box::pin(self.decide_and_act(located, Found::Successor, Some(previous))).await
     }
 
-    /// Creates the replacement of `outdated` through its ledger entry (once, ever) and hands it out.
+    /// Creates the replacement of `outdated` through its ledger entry (once, ever) and hands it out. `prefetched`:
+    /// the entry read in an earlier round, with the create's calls reserved; `None`: both here, side by side.
     async fn replace(
         &mut self,
         outdated: &InquiryFacts,
         previous: &InquiryId,
-        prefetched: Prefetched,
+        prefetched: Option<LedgerRead>,
     ) -> Result<Resolution, Failure> {
         let template_id = template_of(outdated).about(&outdated.id)?.to_owned();
         let body = CreateInquiry::new(
@@ -651,7 +652,15 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
         );
         let keys = KeySequence::recreate(&outdated.id, &body);
         let key = LedgerKey::Recreate { outdated: &outdated.id };
-        let create = creation::create_once(self.persona, self.guard, self.inv, key, &body, keys, self.retry, prefetched);
+        let first_look = match prefetched {
+            Some(entry) => entry,
+            None => {
+                let (entry, reserved) = tokio::join!(self.guard.ledger_entry(&key), self.reserve_create_and_hand_out());
+                reserved.about(&outdated.id)?;
+                entry
+            }
+        };
+        let create = creation::create_once(self.persona, self.guard, self.inv, key, &body, keys, self.retry, first_look);
         let created = Box::pin(create).await.about(&outdated.id)?;
         let (new_id, access) = match created {
             Created::New(created, pending) => self.hand_out_created(&template_id, *created, pending, &key).await?,
@@ -688,7 +697,7 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
         &mut self,
         owner: &Owner,
         template_id: &str,
-        prefetched: Prefetched,
+        first_look: LedgerRead,
     ) -> Result<Resolution, Failure> {
         let body = CreateInquiry::new(
             CreateInquiryAttributes {
@@ -704,7 +713,7 @@ impl<'a, P: PersonaPort> Resolver<'a, '_, P> {
         let key = LedgerKey::FirstInquiry { template_id, owner };
         self.reserve_create_and_hand_out().await?;
         let create =
-            creation::create_once(self.persona, self.guard, self.inv, key, &body, keys, self.retry, prefetched);
+            creation::create_once(self.persona, self.guard, self.inv, key, &body, keys, self.retry, first_look);
         match Box::pin(create).await? {
             Created::New(created, pending) => {
                 let (inquiry_id, access) = self.hand_out_created(template_id, *created, pending, &key).await?;

@@ -641,6 +641,24 @@ fn a_used_up_inquiry_is_replaced_only_on_the_configured_error() {
 }
 
 #[test]
+fn a_replacement_reserves_only_the_calls_its_hand_out_needs() {
+    run(async {
+        // GET and the refused resume (the 2 admitted), then the create, whose own session token is the hand-out:
+        // 3 calls in all, so a share of 3 is enough (a link would be a fourth).
+        let persona = MemoryPersona {
+            sessions_used_up: true,
+            ..MemoryPersona::new(vec![stored("inq_a", "pending", Some("alice"), None, LATEST)], vec![])
+        };
+        let config = config_with(&[("SESSION_LIMIT_ERROR", "(?i)maximum number of inquiry sessions")]);
+        let share = guard_with(Limits { persona_calls_per_minute: 3, ..Limits::OFF });
+        let replaced =
+            resolve_with(&persona, &share, &config, inquiry("inq_a"), user("alice"), Action::Session).await.unwrap();
+        assert_eq!((replaced.inquiry_id.as_str(), replaced.outcome.as_str()), ("inq_created", "recreated"));
+        assert_eq!(persona.calls(), [GetInquiry, Resume, Create]);
+    });
+}
+
+#[test]
 fn with_a_trusted_tag_a_planted_inquiry_never_decides() {
     run(async {
         let mut real = at(stored("inq_real", "pending", Some("alice"), None, LATEST), 10);
