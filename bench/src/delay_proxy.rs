@@ -295,22 +295,17 @@ fn read_message(input: &mut std::io::BufReader<TcpStream>) -> Option<(Instant, V
     }
     let first_byte = Instant::now();
     let mut message = Vec::new();
-    let mut content_length = 0usize;
     loop {
         let before = message.len();
         if input.read_until(b'\n', &mut message).ok()? == 0 {
             return None;
         }
-        let line = String::from_utf8_lossy(&message[before..]).to_ascii_lowercase();
-        if let Some(value) = line.strip_prefix("content-length:") {
-            content_length = value.trim().parse().ok()?;
-        }
-        if line == "\r\n" {
+        if message[before..] == *b"\r\n" {
             break;
         }
     }
     let head = message.len();
-    message.resize(head + content_length, 0);
+    message.resize(head + content_length(&message).unwrap_or(0), 0);
     input.read_exact(&mut message[head..]).ok()?;
     Some((first_byte, message))
 }
