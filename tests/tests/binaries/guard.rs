@@ -7,14 +7,14 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use integration_tests::error::Result;
-use integration_tests::moto::{dynamodb_client, guard_table_definition, Moto};
+use integration_tests::moto::{dynamodb_client, guard_table_definition};
 use integration_tests::probe::join_all;
 use persona_resume::domain::ids::InquiryId;
 use persona_resume::domain::owner::Owner;
 use persona_resume::guard::budget::{admission_counters, Admission, Budget, Limits};
 use persona_resume::guard::{conformance, DynamoStore, Guard, GuardError, GuardStore, LedgerKey, Store, UnixMillis};
 
-use crate::moto::moto_or_skip;
+use crate::moto::moto_for;
 
 #[test]
 fn the_template_defines_one_string_key_on_demand_with_ttl() -> Result<()> {
@@ -28,11 +28,11 @@ fn the_template_defines_one_string_key_on_demand_with_ttl() -> Result<()> {
 
 #[tokio::test]
 async fn the_dynamodb_store_passes_the_behavioural_suite_on_a_table_made_from_the_template() -> Result<()> {
-    let _turn = integration_tests::rig::exclusive_turn().await;
-    if !moto_or_skip("the_dynamodb_store_passes_the_behavioural_suite_on_a_table_made_from_the_template") {
+    let Some((_turn, moto)) =
+        moto_for("the_dynamodb_store_passes_the_behavioural_suite_on_a_table_made_from_the_template").await?
+    else {
         return Ok(());
-    }
-    let moto = Moto::start().await?;
+    };
     moto.create_guard_table("guard-conformance").await?;
     let described =
         dynamodb_client(&moto.endpoint_url()).describe_table().table_name("guard-conformance").send().await?;
@@ -63,11 +63,9 @@ async fn the_dynamodb_store_passes_the_behavioural_suite_on_a_table_made_from_th
 
 #[tokio::test]
 async fn a_burst_from_two_containers_gets_exactly_the_share() -> Result<()> {
-    let _turn = integration_tests::rig::exclusive_turn().await;
-    if !moto_or_skip("a_burst_from_two_containers_gets_exactly_the_share") {
+    let Some((_turn, moto)) = moto_for("a_burst_from_two_containers_gets_exactly_the_share").await? else {
         return Ok(());
-    }
-    let moto = Moto::start().await?;
+    };
     moto.create_guard_table("guard-burst").await?;
     // A share of 20 calls a minute, plans of 4 calls, 30 users at once through two containers' clients.
     let limits =
@@ -137,11 +135,7 @@ async fn every_operation_fails_quickly(store: &DynamoStore, budget: Duration) ->
 
 #[tokio::test]
 async fn a_missing_table_is_a_guard_error_not_a_panic() -> Result<()> {
-    let _turn = integration_tests::rig::exclusive_turn().await;
-    if !moto_or_skip("a_missing_table_is_a_guard_error_not_a_panic") {
-        return Ok(());
-    }
-    let moto = Moto::start().await?;
+    let Some((_turn, moto)) = moto_for("a_missing_table_is_a_guard_error_not_a_panic").await? else { return Ok(()) };
     let budget = Duration::from_secs(5);
     let store = DynamoStore::new(dynamodb_client(&moto.endpoint_url()), "no-such-table").with_budget(budget);
     assert!(store.open(budget).await.is_err(), "the init probe reports it");
@@ -187,11 +181,11 @@ async fn dynamodb_down_or_silent_is_a_guard_error_within_the_operation_budget() 
 /// of the day is free again moments later.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_share_refusal_answers_at_once_and_its_counts_are_taken_back_behind_it() -> Result<()> {
-    let _turn = integration_tests::rig::exclusive_turn().await;
-    if !moto_or_skip("a_share_refusal_answers_at_once_and_its_counts_are_taken_back_behind_it") {
+    let Some((_turn, moto)) =
+        moto_for("a_share_refusal_answers_at_once_and_its_counts_are_taken_back_behind_it").await?
+    else {
         return Ok(());
-    }
-    let moto = Moto::start().await?;
+    };
     moto.create_guard_table("guard-detached").await?;
     let client = dynamodb_client(&moto.endpoint_url());
     let store = DynamoStore::new(client.clone(), "guard-detached").with_budget(Duration::from_secs(10));

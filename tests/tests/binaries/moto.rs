@@ -4,6 +4,17 @@
 use integration_tests::error::Result;
 use integration_tests::moto::{moto_server_path, sdk_client, Moto};
 use integration_tests::prism::running_in_ci;
+use tokio::sync::MutexGuard;
+
+/// The rig's exclusive turn and a started moto, or `None` (the test skips) where moto is not installed: the
+/// preamble of every test here with one server. Keep the turn for the whole test.
+pub(crate) async fn moto_for(test_name: &str) -> Result<Option<(MutexGuard<'static, ()>, Moto)>> {
+    let turn = integration_tests::rig::exclusive_turn().await;
+    if !moto_or_skip(test_name) {
+        return Ok(None);
+    }
+    Ok(Some((turn, Moto::start().await?)))
+}
 
 pub(crate) fn moto_or_skip(test_name: &str) -> bool {
     match moto_server_path() {
@@ -18,11 +29,9 @@ pub(crate) fn moto_or_skip(test_name: &str) -> bool {
 
 #[tokio::test]
 async fn secrets_are_created_read_and_rotated_through_the_sdk() -> Result<()> {
-    let _turn = integration_tests::rig::exclusive_turn().await;
-    if !moto_or_skip("secrets_are_created_read_and_rotated_through_the_sdk") {
+    let Some((_turn, moto)) = moto_for("secrets_are_created_read_and_rotated_through_the_sdk").await? else {
         return Ok(());
-    }
-    let moto = Moto::start().await?;
+    };
     println!("moto answered {:?} after spawn at {}", moto.startup_time(), moto.endpoint_url());
 
     let arn = moto.create_secret("persona/api-key", r#"{"api_key":"persona_sandbox_1"}"#).await?;
